@@ -1,0 +1,47 @@
+// A subcommand of `fid`: adds its options to its CLI11 sub-app, validates them
+// and runs with the world communicator. Each subcommand's file registers one
+// with FID_REGISTER_COMMAND; main() catches its errors and aborts the job.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dist/communicator.h"
+#include "dist/world.h"
+
+namespace fid::cli {
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual std::string name() const = 0;
+  virtual std::string description() const = 0;
+  virtual void add_options(CLI::App& app) = 0;
+  // False for commands that never talk to peers (e.g. train-tokenizer).
+  virtual bool distributed() const { return true; }
+  virtual void run(dist::Communicator& comm) = 0;
+  // Options every command has (threads); set by main before run().
+  dist::WorldOptions world;
+};
+
+using CommandFactory = std::function<std::unique_ptr<Command>()>;
+std::vector<std::pair<std::string, CommandFactory>>& command_registry();
+
+struct CommandRegistrar {
+  CommandRegistrar(const std::string& name, CommandFactory factory) {
+    command_registry().emplace_back(name, std::move(factory));
+  }
+};
+
+// "--n_context,--n-context": the seed's option name and its kebab-case alias.
+std::string flag(const std::string& seed_name);
+
+}  // namespace fid::cli
+
+#define FID_REGISTER_COMMAND(Type, cmd_name)                                  \
+  namespace {                                                                 \
+  const ::fid::cli::CommandRegistrar registrar_##Type(                        \
+      cmd_name, [] { return std::unique_ptr<::fid::cli::Command>(new Type); }); \
+  }

@@ -1,0 +1,78 @@
+// `fid`: one binary, one subcommand per seed script. Errors from any
+// subcommand end up here: logged with the rank, then the whole MPI job is
+// aborted so that no peer waits forever in a collective.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "cli/command.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/system.h"
+#include "dist/world.h"
+
+namespace fid::cli {
+
+std::vector<std::pair<std::string, CommandFactory>>& command_registry() {
+  static std::vector<std::pair<std::string, CommandFactory>> registry;
+  return registry;
+}
+
+std::string flag(const std::string& seed_name) {
+  std::string kebab = seed_name;
+  std::replace(kebab.begin(), kebab.end(), '_', '-');
+  if (kebab == seed_name) return "--" + seed_name;
+  return "--" + seed_name + ",--" + kebab;
+}
+
+}  // namespace fid::cli
+
+int main(int argc, char** argv) {
+  using namespace fid;
+  CLI::App app{"FiD-MPI: Fusion-in-Decoder reader, reader-to-retriever distillation and "
+               "distributed FAISS/HDF5 indexing under MPI"};
+  app.set_version_flag("--version", std::string("fid ") + FID_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  auto& registry = cli::command_registry();
+  std::sort(registry.begin(), registry.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<CLI::App*, std::unique_ptr<cli::Command>>> commands;
+  for (auto& [name, factory] : registry) {
+    auto cmd = factory();
+    CLI::App* sub = app.add_subcommand(name, cmd->description());
+    sub->add_option("--threads", cmd->world.threads,
+                    "intra-op threads per rank (default: cores per node / ranks per node)");
+    cmd->add_options(*sub);
+    commands.emplace_back(sub, std::move(cmd));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  for (auto& [sub, cmd] : commands) {
+    if (!sub->parsed()) continue;
+    std::unique_ptr<dist::Communicator> comm;
+    try {
+      dist::WorldOptions world = cmd->world;
+      comm = cmd->distributed() ? dist::make_world(world) : dist::make_local_communicator();
+      if (!cmd->distributed()) dist::configure_threads(dist::threads_per_rank(1, world.threads));
+      warn_if_reference_blas();
+      cmd->run(*comm);
+    } catch (const std::exception& e) {
+      log::error(cmd->name(), ": ", e.what());
+      // A failed rank takes the job down: peers may be waiting in a collective.
+      if (comm && comm->size() > 1) comm->abort(1);
+      dist::finalize_world();
+      return 1;
+    }
+    comm.reset();
+    dist::finalize_world();
+    return 0;
+  }
+  return 0;
+}

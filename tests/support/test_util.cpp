@@ -1,0 +1,59 @@
+#include "support/test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace fid::testing {
+
+std::string fixtures_dir() {
+  const char* env = std::getenv("FID_FIXTURES");
+  if (env != nullptr && *env != '\0') return env;
+  return std::string(FID_SOURCE_DIR) + "/tests/data/fixtures";
+}
+
+std::string test_data_dir() { return std::string(FID_SOURCE_DIR) + "/tests/data"; }
+
+std::string fid_binary() {
+  const char* env = std::getenv("FID_BINARY");
+  if (env != nullptr && *env != '\0') return env;
+  return std::string(FID_BINARY_DIR) + "/bin/fid";
+}
+
+TempDir::TempDir(const std::string& tag) {
+  std::string base = std::filesystem::temp_directory_path().string();
+  std::string templ = base + "/" + tag + "-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed in " + base);
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out.good()) throw std::runtime_error("cannot write " + path);
+}
+
+int run_command(const std::string& command, std::string* output) {
+  std::string full = command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) text.append(buf, n);
+  int status = pclose(pipe);
+  if (output != nullptr) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace fid::testing

@@ -1,0 +1,34 @@
+// Helpers for tests: where the fixtures are, scratch directories that clean
+// up after themselves, and running the `fid` binary.
+#pragma once
+#include <string>
+
+namespace fid::testing {
+
+// $FID_FIXTURES when set, else tests/data/fixtures of the source tree.
+std::string fixtures_dir();
+// tests/data of the source tree.
+std::string test_data_dir();
+// The built `fid` executable.
+std::string fid_binary();
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "fid-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_text(const std::string& path, const std::string& text);
+
+// Runs a shell command; returns its exit status and captures stdout+stderr.
+int run_command(const std::string& command, std::string* output = nullptr);
+
+}  // namespace fid::testing
