@@ -93,6 +93,10 @@ bool PassageStore::find(std::string_view id, Passage& out) const {
   const int64_t r = row_of(id);
   if (r < 0) return false;
   read_row(r, out);
+  // The fingerprint samples the file's ends only; an edit in the middle that
+  // keeps the size would move rows under the index. The id check catches it.
+  FID_CHECK(out.id == id, "passage row ", r, " of '", path_, "' holds id '", out.id, "', the index says '",
+            id, "': the file changed after indexing; delete '", index_path_, "' to rebuild it");
   return true;
 }
 

@@ -182,5 +182,27 @@ TEST(Passages, IndexIsReusedAndRebuiltWhenStale) {
   { PassageStore s(tsv); EXPECT_FALSE(s.built_index()); }
 }
 
+TEST(Passages, AnEditThatKeepsTheFingerprintIsCaughtOnLookup) {
+  testing::TempDir dir;
+  const std::string tsv = dir.file("p.tsv");
+  testing::write_text(tsv, "id\ttext\ttitle\n1\taaaa\tA\n2\tbb\tB\n");
+  { PassageStore s(tsv); }
+  // Rows swapped, same size. A small file's fingerprint covers all of it, so
+  // the saved one is replaced to stand for an edit the fingerprint misses.
+  testing::write_text(tsv, "id\ttext\ttitle\n2\tbbbb\tB\n1\taa\tA\n");
+  std::string idx = read_file(tsv + ".fidx");
+  const std::string fp = file_fingerprint(tsv);
+  std::memcpy(idx.data() + offsetof(IndexHeader, fingerprint), fp.data(), fp.size());
+  write_file_atomic(tsv + ".fidx", idx);
+  PassageStore s(tsv);
+  ASSERT_FALSE(s.built_index());
+  try {
+    s.get("2");
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the file changed after indexing"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace fid::data
