@@ -1,0 +1,71 @@
+// BERT and FiD-retriever configurations, read from and written to Hugging Face
+// config.json files. No LibTorch here: the CLI and the trainer read configs
+// without building a model.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace fid::model {
+
+// Hugging Face BertConfig fields that change the arithmetic (defaults are
+// HF's, i.e. bert-base-uncased).
+struct BertConfig {
+  int64_t vocab_size = 30522;
+  int64_t hidden_size = 768;
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  int64_t pad_token_id = 0;
+  double layer_norm_eps = 1e-12;
+  double hidden_dropout_prob = 0.1;
+  double attention_probs_dropout_prob = 0.1;
+  double initializer_range = 0.02;
+  // "gelu" (exact erf), "gelu_new"/"gelu_pytorch_tanh" (tanh approximation), "relu".
+  std::string hidden_act = "gelu";
+  bool add_pooling_layer = true;
+
+  // Parses a config.json object; `source` names the file in error messages.
+  static BertConfig from_json(const nlohmann::json& j, const std::string& source);
+  // Writes the fields above into `j` (other keys already there are kept).
+  void to_json(nlohmann::json& j) const;
+  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+};
+
+enum class TokenizerKind { kWordPiece, kSentencePiece, kUnknown };
+std::string tokenizer_kind_name(TokenizerKind kind);
+// vocab.txt -> WordPiece, spiece.model -> sentencepiece, neither -> kUnknown.
+TokenizerKind detect_tokenizer_kind(const std::string& model_dir);
+
+// FiD's RetrieverConfig (a BertConfig plus the retriever fields) and the
+// temperatures of the distillation loss (1 = off, FiD's behaviour).
+struct RetrieverConfig {
+  BertConfig bert;
+  int64_t indexing_dimension = 768;
+  bool projection = true;
+  bool apply_question_mask = false;
+  bool apply_passage_mask = false;
+  bool extract_cls = false;
+  int64_t question_maxlength = 40;
+  int64_t passage_maxlength = 200;
+  double score_temperature = 1.0;  // divides the retriever scores before log_softmax
+  double gold_temperature = 1.0;   // divides the gold (reader) scores before softmax
+  TokenizerKind tokenizer = TokenizerKind::kUnknown;  // recorded by load, not saved
+
+  static RetrieverConfig from_json(const nlohmann::json& j, const std::string& source);
+  void to_json(nlohmann::json& j) const;
+  // Size of the vectors embed_text returns.
+  int64_t output_dim() const { return projection ? indexing_dimension : bert.hidden_size; }
+};
+
+// Reads <dir>/config.json; also records the tokenizer kind found in `dir`.
+BertConfig read_bert_config(const std::string& model_dir);
+RetrieverConfig read_retriever_config(const std::string& model_dir);
+// A complete config.json for HF transformers (model_type "bert", architectures).
+nlohmann::json bert_config_json(const BertConfig& config);
+nlohmann::json retriever_config_json(const RetrieverConfig& config);
+
+}  // namespace fid::model
