@@ -1,0 +1,59 @@
+// Fusion-in-Decoder on top of T5: passages (B, N, L) are encoded
+// independently as (B*N, L), concatenated to (B, N*L, d_model), and the
+// decoder attends over all of them. Also greedy generation with a key/value
+// cache and FiD's cross-attention passage scores.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+
+#include "model/t5.h"
+
+namespace fid::model {
+
+struct FidOutput {
+  at::Tensor loss;         // () mean cross-entropy over labels != -100 (undefined without labels)
+  at::Tensor logits;       // (B, T, vocab)
+  at::Tensor encoder_out;  // (B, N*L, d_model)
+};
+
+struct FidGeneration {
+  at::Tensor ids;  // (B, T') int64, starting with decoder_start_token_id
+  // FiD's --write_crossattention_scores: (B, N), from the first decoding step.
+  at::Tensor crossattention_scores;
+  // What FiD's score storage holds: per layer the pre-softmax scores q·k +
+  // bias + mask of the first step, (n_layers, B, H, N*L).
+  at::Tensor score_storage;
+};
+
+// labels (B, T) with -100 -> decoder inputs: start token prepended, last
+// label dropped, -100 replaced by pad.
+at::Tensor shift_right(const at::Tensor& labels, int64_t start_token, int64_t pad_token);
+
+// FiD's get_crossattention_scores: storage (n_layers, B, H, N*L), passage_mask
+// (B, N, L) -> (B, N): masked sum over heads, layers and tokens divided by
+// tokens x layers x heads.
+at::Tensor crossattention_scores(const at::Tensor& storage, const at::Tensor& passage_mask);
+
+class FidReader {
+ public:
+  explicit FidReader(std::shared_ptr<T5Model> t5) : t5_(std::move(t5)) {}
+  T5Model& t5() { return *t5_; }
+  std::shared_ptr<T5Model> t5_ptr() { return t5_; }
+
+  // passage_ids/mask (B, N, L) -> (B, N*L, d_model) and the mask (B, N*L).
+  at::Tensor encode(const at::Tensor& passage_ids, const at::Tensor& passage_mask);
+  // Teacher-forced forward. labels (B, T) with -100 for padding; the decoder
+  // input is shift_right(labels) unless decoder_ids is given.
+  FidOutput forward(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
+                    const at::Tensor& labels, const at::Tensor& decoder_ids = {});
+  // Greedy, batched: rows that emit eos continue with pad; stops when every
+  // row has finished or after max_length positions (start token included).
+  FidGeneration generate(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
+                         int64_t max_length, bool with_scores = true);
+
+ private:
+  std::shared_ptr<T5Model> t5_;
+};
+
+}  // namespace fid::model
