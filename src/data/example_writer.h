@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "data/atomic_output.h"
+#include "data/file_io.h"
 #include "data/example.h"
 
 namespace fid::data {

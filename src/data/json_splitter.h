@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "data/buffered_file.h"
+#include "data/file_io.h"
 #include "data/example.h"
 
 namespace fid::data {

@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
-#include "data/buffered_file.h"
+#include "data/file_io.h"
 #include "data/diagnose.h"
 #include "data/passage_index.h"
 #include "data/passage_index_format.h"

@@ -7,8 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "data/atomic_output.h"
-#include "data/buffered_file.h"
+#include "data/file_io.h"
 #include "data/tsv.h"
 
 namespace fid::data {

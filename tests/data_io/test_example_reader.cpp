@@ -38,7 +38,9 @@ void expect_same(const Example& a, const Example& b) {
   EXPECT_EQ(a.id, b.id);
   EXPECT_EQ(a.question, b.question);
   EXPECT_EQ(a.has_target, b.has_target);
-  if (a.has_target) EXPECT_EQ(a.target, b.target);
+  if (a.has_target) {
+    EXPECT_EQ(a.target, b.target);
+  }
   EXPECT_EQ(a.answers, b.answers);
   ASSERT_EQ(a.ctxs.size(), b.ctxs.size());
   for (size_t j = 0; j < a.ctxs.size(); ++j) {

@@ -1,7 +1,6 @@
-// A read buffer over a byte range of a file, for the streaming readers: the
-// caller scans buf()[pos..end) and asks for more with refill(keep_from), which
-// keeps the unfinished tail. Memory is the buffer, grown only when one record
-// does not fit in it.
+// File I/O shared by the data readers and writers: a read buffer over a byte
+// range of a file, and an output file that appears under its final name only
+// once it is complete.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +9,9 @@
 
 namespace fid::data {
 
+// The streaming readers scan buf()[pos..size()) and ask for more with
+// refill(keep_from), which keeps the unfinished tail. Memory is the buffer,
+// grown only when one record does not fit in it.
 class BufferedFile {
  public:
   // Reads [begin, end) of the file; end < 0 means to the end of the file.
@@ -51,5 +53,35 @@ class BufferedFile {
 // 1-based line number of a byte offset, found by reading the file up to it.
 // Only for error messages: the streaming readers count no lines.
 int64_t line_of_offset(const std::string& path, int64_t offset);
+
+// A buffered output file that appears under its final name only when
+// commit() succeeds: data goes to <path>.tmp.<pid>, which commit() syncs and
+// renames, and which the destructor removes if commit() was never reached.
+class AtomicOutput {
+ public:
+  explicit AtomicOutput(const std::string& path);
+  ~AtomicOutput();
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+
+  // The pending bytes; append to it, then call maybe_flush().
+  std::string& buffer() { return buf_; }
+  void maybe_flush() {
+    if (buf_.size() >= kFlushBytes) flush();
+  }
+  void flush();
+  void commit();
+  bool committed() const { return committed_; }
+  const std::string& path() const { return path_; }
+  const std::string& tmp_path() const { return tmp_path_; }
+
+ private:
+  static constexpr size_t kFlushBytes = 1u << 20;
+  std::string path_;
+  std::string tmp_path_;
+  int fd_ = -1;
+  std::string buf_;
+  bool committed_ = false;
+};
 
 }  // namespace fid::data
