@@ -1,35 +1,40 @@
 // MPI backend for CPU tensors and byte payloads. Every MPI call is checked;
-// counts above INT_MAX are split into chunks because MPI counts are int.
+// counts above the chunk size (INT_MAX / 2 by default) are split because MPI
+// counts and displacements are int.
+//
+// Error handling: the communicator is switched to MPI_ERRORS_RETURN so that a
+// failed call becomes a fid::Error naming the call, which reaches the entry
+// point's catch and from there comm.abort() -> MPI_Abort. This keeps one error
+// path and a readable message; it does not add hangs because (a) peers of a
+// failed rank are released by MPI_Abort exactly as with MPI_ERRORS_ARE_FATAL,
+// and (b) Open MPI's runtime still kills the job when a process dies. The rule
+// that makes it safe: code that catches fid::Error from a collective must
+// abort, never retry or continue with peers (the CLI's main does this).
+#include "dist/mpi_communicator.h"
+
 #include <ATen/ATen.h>
-#include <mpi.h>
 
 #include <algorithm>
-#include <climits>
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/error.h"
-#include "dist/mpi_communicator.h"
+#include "common/log.h"
+#include "dist/world.h"
 
 namespace fid::dist {
 namespace {
 
-constexpr int64_t kChunk = INT_MAX / 2;  // elements per MPI call, well under INT_MAX
+constexpr int kGatherTag = 7701;
 
-void check_mpi(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  FID_THROW("MPI ", what, " failed: ", std::string(text, static_cast<size_t>(len)));
-}
-
-MPI_Op to_mpi(ReduceOp op) {
+MPI_Op to_mpi(ReduceOp op, bool logical) {
+  // MPI defines only logical operations on MPI_C_BOOL: sum and max are "any".
   switch (op) {
-    case ReduceOp::kSum: return MPI_SUM;
-    case ReduceOp::kMax: return MPI_MAX;
-    case ReduceOp::kMin: return MPI_MIN;
+    case ReduceOp::kSum: return logical ? MPI_LOR : MPI_SUM;
+    case ReduceOp::kMax: return logical ? MPI_LOR : MPI_MAX;
+    case ReduceOp::kMin: return logical ? MPI_LAND : MPI_MIN;
   }
-  return MPI_SUM;
+  FID_THROW("unknown ReduceOp ", static_cast<int>(op));
 }
 
 MPI_Datatype to_mpi(at::ScalarType t) {
@@ -38,65 +43,112 @@ MPI_Datatype to_mpi(at::ScalarType t) {
     case at::kDouble: return MPI_DOUBLE;
     case at::kLong: return MPI_INT64_T;
     case at::kInt: return MPI_INT32_T;
+    case at::kShort: return MPI_INT16_T;
     case at::kByte: return MPI_UINT8_T;
     case at::kChar: return MPI_INT8_T;
     case at::kBool: return MPI_C_BOOL;
-    default: FID_THROW("MPI backend: unsupported tensor dtype ", c10::toString(t));
+    default:
+      FID_THROW("MPI backend: no reduction for tensor dtype ", c10::toString(t),
+                "; convert to float32, float64, int64 or int32 first");
   }
 }
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+void check_mpi(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) len = 0;
+  FID_THROW("MPI_", what, " failed (code ", rc, "): ", std::string(text, static_cast<size_t>(len)),
+            "; the job will be aborted so that no rank waits for this one");
+}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, int64_t chunk_elements) : comm_(comm) {
+  set_chunk_elements(chunk_elements);
+  check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "Comm_set_errhandler");
   check_mpi(MPI_Comm_rank(comm_, &rank_), "Comm_rank");
   check_mpi(MPI_Comm_size(comm_, &size_), "Comm_size");
-  // Ranks sharing a node: from the shared-memory split, which works under any
-  // launcher (Open MPI, SLURM, Hydra).
+  // Ranks sharing a node: the shared-memory split works under any launcher
+  // (Open MPI, SLURM, Hydra), so it is the value we use; the launcher's
+  // variables only cross-check it.
   MPI_Comm node = MPI_COMM_NULL;
   check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
             "Comm_split_type");
   check_mpi(MPI_Comm_rank(node, &local_rank_), "Comm_rank(node)");
   check_mpi(MPI_Comm_size(node, &local_size_), "Comm_size(node)");
-  MPI_Comm_free(&node);
+  check_mpi(MPI_Comm_free(&node), "Comm_free(node)");
+  if (auto env = local_placement_from_env()) {
+    if (env->rank != local_rank_ || env->size != local_size_) {
+      log::warn("launcher says local rank ", env->rank, " of ", env->size, " (", env->source,
+                ") but the shared-memory split says ", local_rank_, " of ", local_size_,
+                "; using the split");
+    }
+  }
+}
+
+void MpiCommunicator::set_chunk_elements(int64_t elements) {
+  FID_CHECK(elements > 0 && elements <= INT_MAX, "MPI chunk size must be in [1, INT_MAX], got ",
+            elements);
+  chunk_ = elements;
+}
+
+void MpiCommunicator::check_root(int root, const char* what) const {
+  FID_CHECK(root >= 0 && root < size_, what, ": root ", root, " is not a rank of a world of ",
+            size_);
 }
 
 void MpiCommunicator::barrier() { check_mpi(MPI_Barrier(comm_), "Barrier"); }
 
-void MpiCommunicator::all_reduce(at::Tensor& t, ReduceOp op) {
-  FID_CHECK(t.device().is_cpu(), "MPI all_reduce needs a CPU tensor (use the NCCL backend on GPU)");
-  FID_CHECK(t.is_contiguous(), "MPI all_reduce needs a contiguous tensor");
-  if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) {
-    // MPI has no reduction for 16-bit floats: reduce in float32.
-    at::Tensor wide = t.to(at::kFloat);
-    all_reduce(wide, op);
-    t.copy_(wide);
-    return;
-  }
-  MPI_Datatype type = to_mpi(t.scalar_type());
-  const int64_t n = t.numel();
-  auto* base = static_cast<char*>(t.data_ptr());
-  const int64_t elem = static_cast<int64_t>(t.element_size());
-  for (int64_t off = 0; off < n; off += kChunk) {
-    int count = static_cast<int>(std::min(kChunk, n - off));
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, base + off * elem, count, type, to_mpi(op), comm_),
-              "Allreduce");
+void MpiCommunicator::all_reduce_raw(void* data, int64_t count, MPI_Datatype type,
+                                     int64_t elem_bytes, ReduceOp op, const char* what) {
+  auto* base = static_cast<char*>(data);
+  const MPI_Op mop = to_mpi(op, type == MPI_C_BOOL);
+  for (int64_t off = 0; off < count; off += chunk_) {
+    const int n = static_cast<int>(std::min(chunk_, count - off));
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, base + off * elem_bytes, n, type, mop, comm_), what);
   }
 }
 
+void MpiCommunicator::all_reduce(at::Tensor& t, ReduceOp op) {
+  FID_CHECK(t.device().is_cpu(), "MPI all_reduce needs a CPU tensor, got one on ", t.device(),
+            " (use the NCCL backend for GPU tensors)");
+  FID_CHECK(t.is_contiguous(), "MPI all_reduce needs a contiguous tensor");
+  if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) {
+    // MPI has no 16-bit float reduction: reduce in float32, slice by slice so
+    // that a large half buffer does not need a float copy of all of it.
+    at::Tensor flat = t.view({-1});  // (numel,)
+    const int64_t n = flat.numel();
+    const int64_t slice = std::min<int64_t>(chunk_, int64_t{1} << 24);
+    for (int64_t off = 0; off < n; off += slice) {
+      at::Tensor part = flat.narrow(0, off, std::min(slice, n - off));
+      at::Tensor wide = part.to(at::kFloat).contiguous();
+      all_reduce_raw(wide.data_ptr(), wide.numel(), MPI_FLOAT, 4, op, "Allreduce(half)");
+      part.copy_(wide);
+    }
+    return;
+  }
+  all_reduce_raw(t.data_ptr(), t.numel(), to_mpi(t.scalar_type()),
+                 static_cast<int64_t>(t.element_size()), op, "Allreduce");
+}
+
 void MpiCommunicator::broadcast(at::Tensor& t, int root) {
-  FID_CHECK(t.device().is_cpu() && t.is_contiguous(), "MPI broadcast needs a contiguous CPU tensor");
+  FID_CHECK(t.device().is_cpu() && t.is_contiguous(),
+            "MPI broadcast needs a contiguous CPU tensor, got one on ", t.device());
+  check_root(root, "broadcast");
   broadcast_raw(t.data_ptr(), t.numel() * static_cast<int64_t>(t.element_size()), root);
 }
 
 void MpiCommunicator::broadcast_raw(void* data, int64_t bytes, int root) {
   auto* p = static_cast<char*>(data);
-  for (int64_t off = 0; off < bytes; off += kChunk) {
-    int count = static_cast<int>(std::min(kChunk, bytes - off));
-    check_mpi(MPI_Bcast(p + off, count, MPI_BYTE, root, comm_), "Bcast");
+  for (int64_t off = 0; off < bytes; off += chunk_) {
+    const int n = static_cast<int>(std::min(chunk_, bytes - off));
+    check_mpi(MPI_Bcast(p + off, n, MPI_BYTE, root, comm_), "Bcast");
   }
 }
 
 void MpiCommunicator::broadcast_bytes(std::string& data, int root) {
+  check_root(root, "broadcast_bytes");
   int64_t n = static_cast<int64_t>(data.size());
   check_mpi(MPI_Bcast(&n, 1, MPI_INT64_T, root, comm_), "Bcast(size)");
   data.resize(static_cast<size_t>(n));
@@ -108,9 +160,21 @@ std::vector<std::string> MpiCommunicator::all_gather_bytes(const std::string& da
   int64_t mine = static_cast<int64_t>(data.size());
   check_mpi(MPI_Allgather(&mine, 1, MPI_INT64_T, sizes.data(), 1, MPI_INT64_T, comm_),
             "Allgather(sizes)");
-  // One broadcast per rank keeps every count chunkable (Allgatherv takes int
-  // displacements, which overflow beyond 2 GiB in total).
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
   std::vector<std::string> out(static_cast<size_t>(size_));
+  if (total <= chunk_) {
+    // Small payloads (the usual metadata): one Allgatherv, int displacements safe.
+    std::vector<int> counts(sizes.begin(), sizes.end()), displs(counts.size(), 0);
+    for (size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+    std::string all(static_cast<size_t>(total), '\0');
+    check_mpi(MPI_Allgatherv(data.data(), static_cast<int>(mine), MPI_BYTE, all.data(),
+                             counts.data(), displs.data(), MPI_BYTE, comm_),
+              "Allgatherv");
+    for (size_t r = 0; r < counts.size(); ++r) out[r] = all.substr(displs[r], counts[r]);
+    return out;
+  }
+  // Beyond the chunk: one chunked broadcast per rank keeps every count an int.
   for (int r = 0; r < size_; ++r) {
     out[r] = r == rank_ ? data : std::string(static_cast<size_t>(sizes[r]), '\0');
     broadcast_raw(out[r].data(), sizes[r], r);
@@ -118,43 +182,73 @@ std::vector<std::string> MpiCommunicator::all_gather_bytes(const std::string& da
   return out;
 }
 
+void MpiCommunicator::send_chunked(const char* data, int64_t bytes, int dest, int tag) {
+  for (int64_t off = 0; off < bytes; off += chunk_) {
+    const int n = static_cast<int>(std::min(chunk_, bytes - off));
+    check_mpi(MPI_Send(data + off, n, MPI_BYTE, dest, tag, comm_), "Send");
+  }
+}
+
+void MpiCommunicator::recv_chunked(char* data, int64_t bytes, int source, int tag) {
+  // Messages between one pair with one tag arrive in order, so chunks need no index.
+  for (int64_t off = 0; off < bytes; off += chunk_) {
+    const int n = static_cast<int>(std::min(chunk_, bytes - off));
+    check_mpi(MPI_Recv(data + off, n, MPI_BYTE, source, tag, comm_, MPI_STATUS_IGNORE), "Recv");
+  }
+}
+
 std::vector<std::string> MpiCommunicator::gather_bytes(const std::string& data, int root) {
+  check_root(root, "gather_bytes");
+  // Every rank learns every size so that all take the same path below.
   std::vector<int64_t> sizes(static_cast<size_t>(size_));
   int64_t mine = static_cast<int64_t>(data.size());
-  check_mpi(MPI_Gather(&mine, 1, MPI_INT64_T, sizes.data(), 1, MPI_INT64_T, root, comm_),
-            "Gather(sizes)");
+  check_mpi(MPI_Allgather(&mine, 1, MPI_INT64_T, sizes.data(), 1, MPI_INT64_T, comm_),
+            "Allgather(sizes)");
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
   std::vector<std::string> out;
+  if (rank_ == root) out.resize(static_cast<size_t>(size_));
+  if (total <= chunk_) {
+    std::vector<int> counts(sizes.begin(), sizes.end()), displs(counts.size(), 0);
+    for (size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+    std::string all(rank_ == root ? static_cast<size_t>(total) : 0, '\0');
+    check_mpi(MPI_Gatherv(data.data(), static_cast<int>(mine), MPI_BYTE, all.data(),
+                          counts.data(), displs.data(), MPI_BYTE, root, comm_),
+              "Gatherv");
+    if (rank_ == root) {
+      for (size_t r = 0; r < counts.size(); ++r) out[r] = all.substr(displs[r], counts[r]);
+    }
+    return out;
+  }
   if (rank_ == root) {
-    out.resize(static_cast<size_t>(size_));
     for (int r = 0; r < size_; ++r) {
-      if (r == root) { out[r] = data; continue; }
-      out[r].resize(static_cast<size_t>(sizes[r]));
-      for (int64_t off = 0; off < sizes[r]; off += kChunk) {
-        int count = static_cast<int>(std::min(kChunk, sizes[r] - off));
-        check_mpi(MPI_Recv(out[r].data() + off, count, MPI_BYTE, r, 77, comm_, MPI_STATUS_IGNORE),
-                  "Recv");
+      if (r == root) {
+        out[r] = data;
+        continue;
       }
+      out[r].resize(static_cast<size_t>(sizes[r]));
+      recv_chunked(out[r].data(), sizes[r], r, kGatherTag);
     }
   } else {
-    for (int64_t off = 0; off < mine; off += kChunk) {
-      int count = static_cast<int>(std::min(kChunk, mine - off));
-      check_mpi(MPI_Send(data.data() + off, count, MPI_BYTE, root, 77, comm_), "Send");
-    }
+    send_chunked(data.data(), mine, root, kGatherTag);
   }
   return out;
 }
 
 void MpiCommunicator::all_reduce_doubles(std::vector<double>& v, ReduceOp op) {
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE,
-                          to_mpi(op), comm_), "Allreduce(double)");
+  all_reduce_raw(v.data(), static_cast<int64_t>(v.size()), MPI_DOUBLE, sizeof(double), op,
+                 "Allreduce(double)");
 }
 
 void MpiCommunicator::all_reduce_int64(std::vector<int64_t>& v, ReduceOp op) {
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_INT64_T,
-                          to_mpi(op), comm_), "Allreduce(int64)");
+  all_reduce_raw(v.data(), static_cast<int64_t>(v.size()), MPI_INT64_T, sizeof(int64_t), op,
+                 "Allreduce(int64)");
 }
 
 void MpiCommunicator::abort(int code) {
+  // Flush what this rank logged before the launcher kills its peers.
+  std::fflush(stdout);
+  std::fflush(stderr);
   MPI_Abort(comm_, code);
   std::_Exit(code);
 }
