@@ -307,6 +307,14 @@ int64_t ExampleReader::index() const { return impl_->index; }
 DatasetFormat ExampleReader::format() const { return impl_->splitter.format(); }
 const std::string& ExampleReader::path() const { return impl_->splitter.path(); }
 
+void parse_example_element(const ElementSplitter& splitter, const Element& element,
+                           const ReaderOptions& options, Example& ex) {
+  ExampleParser parser(splitter, options);
+  parser.parse(element, ex);
+  ex.raw.clear();
+  if (options.keep_raw) ex.raw.assign(element.data, element.size);
+}
+
 int64_t count_examples(const std::string& path) {
   ElementSplitter splitter(path, 8u << 20);
   Element e;

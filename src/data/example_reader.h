@@ -31,6 +31,12 @@ class ExampleReader {
   std::unique_ptr<Impl> impl_;
 };
 
+class ElementSplitter;
+struct Element;
+// Parses one element found by `splitter` (random access: IndexedDataset).
+void parse_example_element(const ElementSplitter& splitter, const Element& element,
+                           const ReaderOptions& options, Example& ex);
+
 // Number of examples in a dataset; the elements are delimited, not parsed.
 int64_t count_examples(const std::string& path);
 // The whole dataset (or this reader's shard of it) in memory: for small files.
