@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <thread>
 #include <vector>
 
 #include "common/log.h"
@@ -22,7 +23,23 @@ struct Result {
   double seconds;  // median over iterations, slowest rank
   double algbw;    // GB/s
   double busbw;    // GB/s
+  double local;    // GB/s of an in-place add of two such buffers on one rank
 };
+
+// The arithmetic and memory traffic of one reduction step without any
+// communication: the ceiling the all-reduce is compared against.
+double local_add_gbps(int64_t bytes, int iterations) {
+  at::Tensor a = at::ones({bytes / 4}, at::kFloat), b = at::ones({bytes / 4}, at::kFloat);
+  a.add_(b);
+  std::vector<double> times;
+  for (int i = 0; i < iterations; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    a.add_(b);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return static_cast<double>(bytes) / times[times.size() / 2] / 1e9;
+}
 
 Result measure(fid::dist::Communicator& comm, int64_t bytes, int iterations) {
   at::Tensor buf = at::ones({bytes / 4}, at::kFloat);  // (bytes / 4,)
@@ -46,6 +63,7 @@ Result measure(fid::dist::Communicator& comm, int64_t bytes, int iterations) {
   r.seconds = median;
   r.algbw = static_cast<double>(bytes) / median / 1e9;
   r.busbw = r.algbw * 2.0 * (w - 1) / w;
+  r.local = local_add_gbps(bytes, iterations);
   return r;
 }
 
@@ -63,10 +81,17 @@ int main(int argc, char** argv) {
       std::printf("MPI all_reduce (float32, sum), %d ranks (%d on this node), backend %s, "
                   "median of %d\n",
                   comm->size(), comm->local_size(), comm->backend().c_str(), iterations);
-      std::printf("%10s %12s %14s %14s\n", "size (MB)", "time (ms)", "algbw (GB/s)",
-                  "busbw (GB/s)");
+      // Shared machines skew these figures; the load says how much.
+      double load[1] = {0.0};
+      if (getloadavg(load, 1) == 1) {
+        std::printf("load average %.1f on %u hardware threads\n", load[0],
+                    std::thread::hardware_concurrency());
+      }
+      std::printf("%10s %12s %14s %14s %18s\n", "size (MB)", "time (ms)", "algbw (GB/s)",
+                  "busbw (GB/s)", "local add (GB/s)");
       for (const Result& r : results) {
-        std::printf("%10.0f %12.3f %14.3f %14.3f\n", r.mb, r.seconds * 1e3, r.algbw, r.busbw);
+        std::printf("%10.0f %12.3f %14.3f %14.3f %18.3f\n", r.mb, r.seconds * 1e3, r.algbw,
+                    r.busbw, r.local);
       }
       std::fflush(stdout);
     }
