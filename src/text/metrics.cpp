@@ -1,0 +1,197 @@
+#include "text/metrics.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "common/error.h"
+#include "text/unicode.h"
+
+namespace fid::text {
+namespace {
+
+bool is_ascii_punctuation(char32_t c) {  // Python's string.punctuation
+  return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+         (c >= 123 && c <= 126);
+}
+
+// Length of the article (a, an, the: tried in that order, as the regex
+// alternation does) that matches at i with a word boundary after it; 0 if none.
+size_t article_at(const std::u32string& s, size_t i) {
+  auto boundary_after = [&](size_t j) { return j == s.size() || !is_regex_word(s[j]); };
+  auto has = [&](const char32_t* w, size_t n) {
+    return i + n <= s.size() && std::equal(w, w + n, s.begin() + static_cast<std::ptrdiff_t>(i));
+  };
+  if (has(U"a", 1) && boundary_after(i + 1)) return 1;
+  if (has(U"an", 2) && boundary_after(i + 2)) return 2;
+  if (has(U"the", 3) && boundary_after(i + 3)) return 3;
+  return 0;
+}
+
+}  // namespace
+
+std::string normalize_answer(std::string_view s) {
+  std::u32string lowered;
+  python_lower(utf8_decode(s), lowered);
+  std::u32string no_punct;
+  no_punct.reserve(lowered.size());
+  for (char32_t c : lowered)
+    if (!is_ascii_punctuation(c)) no_punct.push_back(c);
+  // Articles: the \b before them is checked on the text as it was before
+  // any replacement, as regex.sub does.
+  std::u32string no_articles;
+  no_articles.reserve(no_punct.size());
+  for (size_t i = 0; i < no_punct.size();) {
+    bool boundary_before = i == 0 || !is_regex_word(no_punct[i - 1]);
+    size_t n = boundary_before ? article_at(no_punct, i) : 0;
+    if (n > 0) {
+      no_articles.push_back(U' ');
+      i += n;
+    } else {
+      no_articles.push_back(no_punct[i++]);
+    }
+  }
+  std::string out;
+  bool pending_space = false;
+  for (char32_t c : no_articles) {
+    if (is_python_space(c)) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    utf8_append(out, c);
+  }
+  return out;
+}
+
+bool exact_match(std::string_view prediction, std::string_view ground_truth) {
+  return normalize_answer(prediction) == normalize_answer(ground_truth);
+}
+
+bool ems(std::string_view prediction, const std::vector<std::string>& ground_truths) {
+  FID_CHECK(!ground_truths.empty(), "exact match needs at least one gold answer (the example has none)");
+  std::string p = normalize_answer(prediction);
+  for (const std::string& gt : ground_truths)
+    if (normalize_answer(gt) == p) return true;
+  return false;
+}
+
+void simple_tokenize(std::u32string_view text, bool uncased, std::vector<std::u32string>& out) {
+  auto alnum = [](char32_t c) {
+    if (c < 128) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return is_letter(c) || is_number(c) || is_mark(c);
+  };
+  for (size_t i = 0; i < text.size();) {
+    size_t j = i;
+    if (alnum(text[i])) {
+      while (j < text.size() && alnum(text[j])) ++j;
+    } else if (text[i] < 128 ? (text[i] > 0x20 && text[i] < 0x7F)
+                             : !(is_separator(text[i]) || is_other(text[i]))) {
+      j = i + 1;
+    } else {
+      ++i;
+      continue;
+    }
+    std::u32string_view tok = text.substr(i, j - i);
+    if (uncased) {
+      std::u32string lowered;
+      python_lower(tok, lowered);  // per token, as the reference lowers each match
+      out.push_back(std::move(lowered));
+    } else {
+      out.emplace_back(tok);
+    }
+    i = j;
+  }
+}
+
+std::vector<std::string> simple_tokenize(std::string_view text, bool uncased) {
+  std::vector<std::u32string> tokens;
+  simple_tokenize(utf8_decode(text), uncased, tokens);
+  std::vector<std::string> out;
+  out.reserve(tokens.size());
+  for (const auto& t : tokens) out.push_back(utf8_encode(t));
+  return out;
+}
+
+std::string nfd_normalize(std::string_view text) {
+  std::u32string d;
+  nfd(utf8_decode(text), d);
+  return utf8_encode(d);
+}
+
+namespace {
+void nfd_tokens(std::string_view text, std::vector<std::u32string>& out) {
+  thread_local std::u32string decoded, decomposed;
+  decoded.clear();
+  decomposed.clear();
+  utf8_decode(text, decoded);
+  nfd(decoded, decomposed);
+  out.clear();
+  simple_tokenize(decomposed, true, out);
+}
+}  // namespace
+
+AnswerMatcher::AnswerMatcher(const std::vector<std::string>& answers) {
+  for (const std::string& a : answers) {
+    answers_.emplace_back();
+    nfd_tokens(a, answers_.back());
+  }
+}
+
+bool AnswerMatcher::found_in(std::string_view text) const {
+  if (answers_.empty()) return false;
+  thread_local std::vector<std::u32string> tokens;
+  nfd_tokens(text, tokens);
+  for (const auto& answer : answers_) {
+    if (answer.size() > tokens.size()) continue;
+    for (size_t i = 0; i + answer.size() <= tokens.size(); ++i) {
+      if (std::equal(answer.begin(), answer.end(), tokens.begin() + static_cast<std::ptrdiff_t>(i)))
+        return true;
+    }
+  }
+  return false;
+}
+
+bool has_answer(const std::vector<std::string>& answers, std::string_view text) {
+  return AnswerMatcher(answers).found_in(text);
+}
+
+TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int threads) {
+  TopKAccuracy result;
+  result.questions = static_cast<int64_t>(data.size());
+  result.question_hits.resize(data.size());
+  if (data.empty()) return result;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::min<int>(threads, static_cast<int>(data.size()));
+
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t q = next++; q < data.size(); q = next++) {
+      const RetrievedQuestion& item = data[q];
+      AnswerMatcher matcher(item.answers);
+      std::vector<uint8_t>& hits = result.question_hits[q];
+      hits.resize(item.passages.size());
+      for (size_t p = 0; p < item.passages.size(); ++p) {
+        bool missing = p < item.missing.size() && item.missing[p] != 0;
+        hits[p] = !missing && matcher.found_in(item.passages[p]);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+
+  // A question counts from its first hit on; the range is the first
+  // question's passage count (hits past it are not counted).
+  result.hits.assign(data[0].passages.size(), 0);
+  for (const auto& hits : result.question_hits) {
+    auto first = std::find(hits.begin(), hits.end(), 1);
+    if (first == hits.end()) continue;
+    for (size_t k = static_cast<size_t>(first - hits.begin()); k < result.hits.size(); ++k) ++result.hits[k];
+  }
+  return result;
+}
+
+}  // namespace fid::text
