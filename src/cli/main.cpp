@@ -32,8 +32,9 @@ int main(int argc, char** argv) {
   CLI::App app{"FiD-MPI: Fusion-in-Decoder reader, reader-to-retriever distillation and "
                "distributed FAISS/HDF5 indexing under MPI"};
   app.set_version_flag("--version", std::string("fid ") + FID_VERSION);
-  app.require_subcommand(1);
-  app.fallthrough();
+  // At most one subcommand; none is reported below, so that an unknown word
+  // gets CLI11's "not expected: <word>" rather than a generic message.
+  app.require_subcommand(0, 1);
 
   auto& registry = cli::command_registry();
   std::sort(registry.begin(), registry.end(),
@@ -54,11 +55,18 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  if (app.get_subcommands().empty()) {
+    std::fprintf(stderr, "%s\nerror: a subcommand is required (see the list above)\n",
+                 app.help().c_str());
+    return 2;
+  }
   for (auto& [sub, cmd] : commands) {
     if (!sub->parsed()) continue;
     std::unique_ptr<dist::Communicator> comm;
     try {
       dist::WorldOptions world = cmd->world;
+      // launch/fid-mpirun exports FID_THREADS; --threads wins over it.
+      if (world.threads <= 0) world.threads = env_int_or("FID_THREADS", 0);
       comm = cmd->distributed() ? dist::make_world(world) : dist::make_local_communicator();
       if (!cmd->distributed()) dist::configure_threads(dist::threads_per_rank(1, world.threads));
       warn_if_reference_blas();

@@ -16,6 +16,9 @@ TEST(Cli, HelpListsSubcommandsAndExitsZero) {
   std::string out;
   ASSERT_EQ(testing::run_command(testing::fid_binary() + " --help", &out), 0) << out;
   EXPECT_NE(out.find("Usage:"), std::string::npos) << out;
+  // Every registered subcommand is listed with its description.
+  EXPECT_NE(out.find("synth-data"), std::string::npos) << out;
+  EXPECT_NE(out.find("train-tokenizer"), std::string::npos) << out;
   EXPECT_NE(out.find("--version"), std::string::npos) << out;
 }
 
