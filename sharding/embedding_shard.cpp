@@ -1,0 +1,410 @@
+#include "sharding/embedding_shard.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "sharding/float16.h"
+#include "sharding/hdf5_util.h"
+
+namespace fid::sharding {
+namespace {
+using h5::Handle;
+static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is stored as int64_t");
+
+std::string bad_file_hint(const std::string& path) {
+  return "; the file '" + path + "' is damaged: remove it and run embed-passages again for its shard";
+}
+
+// The attributes shared by the writer (resume) and the reader.
+ShardMeta read_meta(hid_t file, const std::string& path) {
+  std::string format = h5::read_string_attr(file, "format", path);
+  FID_CHECK(format == kEmbeddingFormat, "'", path, "' is not an embedding shard (format '", format,
+            "', expected '", kEmbeddingFormat, "')");
+  int64_t version = h5::read_int64_attr(file, "version", path);
+  FID_CHECK(version == kEmbeddingVersion, "embedding shard '", path, "' has format version ",
+            version, " but this build reads version ", kEmbeddingVersion,
+            "; HINT: re-embed the passages with this build of fid");
+  ShardMeta m;
+  m.dim = h5::read_int64_attr(file, "dim", path);
+  m.dtype = parse_dtype(h5::read_string_attr(file, "dtype", path));
+  m.model_fingerprint = h5::read_string_attr(file, "model_fingerprint", path);
+  m.passages_fingerprint = h5::read_string_attr(file, "passages_fingerprint", path);
+  m.shard_index = static_cast<int>(h5::read_int64_attr(file, "shard_index", path));
+  m.shard_count = static_cast<int>(h5::read_int64_attr(file, "shard_count", path));
+  m.rows.begin = h5::read_int64_attr(file, "row_begin", path);
+  m.rows.end = h5::read_int64_attr(file, "row_end", path);
+  FID_CHECK(m.dim > 0 && m.rows.begin >= 0 && m.rows.end >= m.rows.begin, "embedding shard '",
+            path, "' has invalid attributes (dim ", m.dim, ", rows ", to_string(m.rows), ")",
+            bad_file_hint(path));
+  return m;
+}
+
+// Empty when equal, else "dim 768 vs 128, ..." (expected first).
+std::string meta_difference(const ShardMeta& want, const ShardMeta& got) {
+  std::string d;
+  auto add = [&d](const std::string& field, const std::string& a, const std::string& b) {
+    if (a == b) return;
+    if (!d.empty()) d += ", ";
+    d += field + " " + a + " (this run) vs " + b + " (file)";
+  };
+  add("dim", std::to_string(want.dim), std::to_string(got.dim));
+  add("dtype", dtype_name(want.dtype), dtype_name(got.dtype));
+  add("model fingerprint", want.model_fingerprint, got.model_fingerprint);
+  add("passages fingerprint", want.passages_fingerprint, got.passages_fingerprint);
+  add("shard index", std::to_string(want.shard_index), std::to_string(got.shard_index));
+  add("shard count", std::to_string(want.shard_count), std::to_string(got.shard_count));
+  add("row range", to_string(want.rows), to_string(got.rows));
+  return d;
+}
+
+Handle open_dataset(hid_t file, const char* name, const std::string& path) {
+  FID_CHECK(H5Lexists(file, name, H5P_DEFAULT) > 0, "embedding shard '", path,
+            "' has no dataset '", name, "'", bad_file_hint(path));
+  Handle ds(H5Dopen2(file, name, H5P_DEFAULT), Handle::kDataset);
+  h5::check(ds.get(), std::string("opening dataset '") + name + "' of", path);
+  return ds;
+}
+
+std::vector<hsize_t> dataset_dims(hid_t ds, const std::string& path) {
+  Handle space(H5Dget_space(ds), Handle::kDataspace);
+  h5::check(space.get(), "reading a dataspace of", path);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  h5::check(rank, "reading a dataspace of", path);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+// Checks the dataset shapes and element types against the attributes.
+void check_datasets(hid_t ids, hid_t emb, const ShardMeta& m, const std::string& path) {
+  const auto n = static_cast<hsize_t>(m.rows.size());
+  auto id_dims = dataset_dims(ids, path);
+  auto emb_dims = dataset_dims(emb, path);
+  FID_CHECK(id_dims.size() == 1 && id_dims[0] == n, "embedding shard '", path,
+            "': dataset 'ids' does not have ", n, " rows (row range ", to_string(m.rows), ")",
+            bad_file_hint(path));
+  FID_CHECK(emb_dims.size() == 2 && emb_dims[0] == n && emb_dims[1] == static_cast<hsize_t>(m.dim),
+            "embedding shard '", path, "': dataset 'embeddings' is not [", n, ", ", m.dim, "]",
+            bad_file_hint(path));
+  Handle type(H5Dget_type(emb), Handle::kType);
+  const size_t want = m.dtype == EmbeddingDtype::kFloat16 ? 2 : 4;
+  FID_CHECK(H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == want,
+            "embedding shard '", path, "': dataset 'embeddings' does not hold ",
+            dtype_name(m.dtype), " as its 'dtype' attribute says", bad_file_hint(path));
+}
+
+// Row-block selection [begin, begin + n) x all columns of `ds`.
+Handle select_rows(hid_t ds, int64_t begin, int64_t n, int64_t cols, const std::string& path) {
+  Handle space(H5Dget_space(ds), Handle::kDataspace);
+  h5::check(space.get(), "selecting rows of", path);
+  hsize_t start[2] = {static_cast<hsize_t>(begin), 0};
+  hsize_t count[2] = {static_cast<hsize_t>(n), static_cast<hsize_t>(cols)};
+  h5::check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+            "selecting rows of", path);
+  return space;
+}
+}  // namespace
+
+std::string dtype_name(EmbeddingDtype dtype) {
+  return dtype == EmbeddingDtype::kFloat16 ? "float16" : "float32";
+}
+
+EmbeddingDtype parse_dtype(const std::string& name) {
+  if (name == "float16" || name == "fp16" || name == "half") return EmbeddingDtype::kFloat16;
+  if (name == "float32" || name == "fp32" || name == "float") return EmbeddingDtype::kFloat32;
+  FID_THROW("unknown embedding dtype '", name, "' (use float16 or float32)");
+}
+
+// ---------------------------------------------------------------- writer
+
+EmbeddingShardWriter::EmbeddingShardWriter(const std::string& final_path, const ShardMeta& meta,
+                                           const WriterOptions& options)
+    : final_path_(final_path), tmp_path_(final_path + ".tmp"), meta_(meta) {
+  h5::quiet_errors();
+  FID_CHECK(meta.dim > 0, "embedding dimension must be > 0 for '", final_path, "'");
+  FID_CHECK(!meta.rows.empty() || meta.rows.begin == meta.rows.end, "bad row range");
+  FID_CHECK(!path_exists(final_path), "embedding shard '", final_path,
+            "' already exists and is complete; remove it to write it again");
+  try {
+    if (path_exists(tmp_path_)) {
+      open_for_resume();
+    } else {
+      create_file(options);
+    }
+  } catch (...) {
+    close_quietly();
+    throw;
+  }
+}
+
+EmbeddingShardWriter::~EmbeddingShardWriter() { close_quietly(); }
+
+void EmbeddingShardWriter::close_quietly() {
+  // Closing flushes whatever rows were written after the last recorded batch;
+  // they are rewritten on resume since rows_done does not count them.
+  if (emb_ >= 0) H5Dclose(emb_);
+  if (ids_ >= 0) H5Dclose(ids_);
+  if (file_ >= 0) H5Fclose(file_);
+  emb_ = ids_ = file_ = -1;
+  H5Eclear2(H5E_DEFAULT);
+}
+
+void EmbeddingShardWriter::create_file(const WriterOptions& options) {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), Handle::kPlist);
+  // Version-2 object headers and superblock carry metadata checksums.
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  file_ = H5Fcreate(tmp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  h5::check(file_, "creating embedding shard", tmp_path_);
+
+  const auto n = static_cast<hsize_t>(meta_.rows.size());
+  const auto d = static_cast<hsize_t>(meta_.dim);
+  const size_t elem = meta_.dtype == EmbeddingDtype::kFloat16 ? 2 : 4;
+  hsize_t chunk = options.chunk_rows > 0 ? static_cast<hsize_t>(options.chunk_rows)
+                                         : std::max<hsize_t>(1, (1u << 20) / (d * elem));
+  chunk = std::max<hsize_t>(1, std::min<hsize_t>(chunk, std::max<hsize_t>(n, 1)));
+
+  // Fixed size from the start: row i always lands at the same place, so a
+  // resumed run overwrites, never duplicates. Axis 0 unlimited only so that
+  // chunking is allowed for an empty shard.
+  auto make = [&](const char* name, hid_t type, int rank, hsize_t chunk_cols) {
+    hsize_t dims[2] = {n, d};
+    hsize_t maxdims[2] = {H5S_UNLIMITED, d};
+    hsize_t chunks[2] = {chunk, chunk_cols};
+    Handle space(H5Screate_simple(rank, dims, maxdims), Handle::kDataspace);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), Handle::kPlist);
+    H5Pset_chunk(dcpl.get(), rank, chunks);
+    if (options.fletcher32) {
+      h5::check(H5Pset_fletcher32(dcpl.get()), "enabling Fletcher32 on", tmp_path_);
+    } else {
+      // Unfiltered chunks allocated up front: later raw-data writes never
+      // touch the file's metadata, so a killed writer leaves it consistent.
+      H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
+      H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
+    }
+    hid_t ds = H5Dcreate2(file_, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT);
+    h5::check(ds, std::string("creating dataset '") + name + "' in", tmp_path_);
+    return ds;
+  };
+  ids_ = make("ids", H5T_STD_I64LE, 1, 1);
+  if (meta_.dtype == EmbeddingDtype::kFloat16) {
+    Handle f16 = h5::make_float16_type();
+    emb_ = make("embeddings", f16.get(), 2, d);
+  } else {
+    emb_ = make("embeddings", H5T_IEEE_F32LE, 2, d);
+  }
+
+  h5::write_string_attr(file_, "format", kEmbeddingFormat, tmp_path_);
+  h5::write_int64_attr(file_, "version", kEmbeddingVersion, tmp_path_);
+  h5::write_int64_attr(file_, "dim", meta_.dim, tmp_path_);
+  h5::write_string_attr(file_, "dtype", dtype_name(meta_.dtype), tmp_path_);
+  h5::write_string_attr(file_, "model_fingerprint", meta_.model_fingerprint, tmp_path_);
+  h5::write_string_attr(file_, "passages_fingerprint", meta_.passages_fingerprint, tmp_path_);
+  h5::write_int64_attr(file_, "shard_index", meta_.shard_index, tmp_path_);
+  h5::write_int64_attr(file_, "shard_count", meta_.shard_count, tmp_path_);
+  h5::write_int64_attr(file_, "row_begin", meta_.rows.begin, tmp_path_);
+  h5::write_int64_attr(file_, "row_end", meta_.rows.end, tmp_path_);
+  h5::write_int64_attr(file_, "rows_done", 0, tmp_path_);
+  h5::write_int64_attr(file_, "complete", 0, tmp_path_);
+  h5::check(H5Fflush(file_, H5F_SCOPE_LOCAL), "flushing", tmp_path_);
+}
+
+void EmbeddingShardWriter::open_for_resume() {
+  file_ = H5Fopen(tmp_path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (file_ < 0) {
+    FID_THROW("cannot reopen the unfinished embedding shard '", tmp_path_,
+              "' to resume it (", h5::take_error_stack(),
+              "); it is damaged: remove it to start this shard over");
+  }
+  ShardMeta found = read_meta(file_, tmp_path_);
+  std::string diff = meta_difference(meta_, found);
+  FID_CHECK(diff.empty(), "cannot resume '", tmp_path_, "': it was written with different ",
+            "settings (", diff, "); remove it to start this shard over, or rerun with the ",
+            "settings of the interrupted run");
+  ids_ = open_dataset(file_, "ids", tmp_path_).release();
+  emb_ = open_dataset(file_, "embeddings", tmp_path_).release();
+  check_datasets(ids_, emb_, meta_, tmp_path_);
+  rows_done_ = h5::read_int64_attr(file_, "rows_done", tmp_path_);
+  FID_CHECK(rows_done_ >= 0 && rows_done_ <= rows_total(), "'", tmp_path_, "' records ",
+            rows_done_, " rows done of ", rows_total(), "; remove it to start this shard over");
+  resumed_ = true;
+  log::info("resuming '", tmp_path_, "' at row ", rows_done_, " of ", rows_total());
+}
+
+void EmbeddingShardWriter::append(const int64_t* ids, const float* vectors, int64_t n) {
+  FID_CHECK(!finished_ && file_ >= 0, "append to a closed embedding shard '", tmp_path_, "'");
+  FID_CHECK(n >= 0 && rows_done_ + n <= rows_total(), "appending ", n, " rows to '", tmp_path_,
+            "' would exceed its ", rows_total(), " rows (", rows_done_, " done)");
+  if (n == 0) return;
+  const int64_t d = meta_.dim;
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    std::string stack = h5::take_error_stack();
+    FID_THROW(what, " rows ", rows_done_, "..", rows_done_ + n, " of '", tmp_path_,
+              "' failed: ", stack, (err != 0 ? std::string(" (") + std::strerror(err) + ")" : ""),
+              "; if the disk is full, free space and run again: the temporary file is kept and ",
+              "the run resumes from row ", rows_done_);
+  };
+  errno = 0;
+  {
+    Handle fspace = select_rows(ids_, rows_done_, n, 1, tmp_path_);
+    hsize_t mdims[1] = {static_cast<hsize_t>(n)};
+    Handle mspace(H5Screate_simple(1, mdims, nullptr), Handle::kDataspace);
+    if (H5Dwrite(ids_, H5T_NATIVE_INT64, mspace.get(), fspace.get(), H5P_DEFAULT, ids) < 0) {
+      fail("writing ids of");
+    }
+  }
+  {
+    Handle fspace = select_rows(emb_, rows_done_, n, d, tmp_path_);
+    hsize_t mdims[2] = {static_cast<hsize_t>(n), static_cast<hsize_t>(d)};
+    Handle mspace(H5Screate_simple(2, mdims, nullptr), Handle::kDataspace);
+    herr_t rc;
+    if (meta_.dtype == EmbeddingDtype::kFloat16) {
+      std::vector<uint16_t> half(static_cast<size_t>(n * d));
+      for (size_t i = 0; i < half.size(); ++i) half[i] = float_to_half(vectors[i]);
+      Handle f16 = h5::make_float16_type();
+      rc = H5Dwrite(emb_, f16.get(), mspace.get(), fspace.get(), H5P_DEFAULT, half.data());
+    } else {
+      rc = H5Dwrite(emb_, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, vectors);
+    }
+    if (rc < 0) fail("writing embeddings of");
+  }
+  // Data first, then the record that it is there: a crash in between only
+  // makes the resumed run redo this batch.
+  if (H5Dflush(ids_) < 0 || H5Dflush(emb_) < 0) fail("flushing");
+  rows_done_ += n;
+  h5::write_int64_attr(file_, "rows_done", rows_done_, tmp_path_);
+  if (H5Fflush(file_, H5F_SCOPE_LOCAL) < 0) {
+    rows_done_ -= n;
+    fail("flushing");
+  }
+}
+
+void EmbeddingShardWriter::finish() {
+  FID_CHECK(!finished_ && file_ >= 0, "embedding shard '", tmp_path_, "' is already closed");
+  FID_CHECK(rows_done_ == rows_total(), "cannot finish '", tmp_path_, "': ", rows_done_,
+            " of ", rows_total(), " rows written");
+  h5::write_int64_attr(file_, "complete", 1, tmp_path_);
+  h5::check(H5Fflush(file_, H5F_SCOPE_LOCAL), "flushing", tmp_path_);
+  herr_t a = H5Dclose(emb_), b = H5Dclose(ids_);
+  emb_ = ids_ = -1;
+  herr_t c = H5Fclose(file_);
+  file_ = -1;
+  if (a < 0 || b < 0 || c < 0) h5::check(-1, "closing", tmp_path_);
+  fsync_path(tmp_path_);
+  rename_durable(tmp_path_, final_path_);
+  finished_ = true;
+}
+
+// ---------------------------------------------------------------- reader
+
+ShardMeta read_shard_meta(const std::string& path) {
+  EmbeddingShardReader reader(path);
+  return reader.meta();
+}
+
+EmbeddingShardReader::EmbeddingShardReader(const std::string& path) : path_(path) {
+  h5::quiet_errors();
+  FID_CHECK(path_exists(path), "embedding shard '", path, "' does not exist",
+            (path_exists(path + ".tmp") ? " (an unfinished '" + path + ".tmp' does: run "
+                                          "embed-passages again to complete it)"
+                                        : std::string()));
+  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file_ < 0) {
+    FID_THROW("cannot open embedding shard '", path, "' (", h5::take_error_stack(),
+              "): not an HDF5 file, or truncated or corrupted", bad_file_hint(path));
+  }
+  try {
+    meta_ = read_meta(file_, path);
+    FID_CHECK(h5::read_int64_attr(file_, "complete", path) == 1, "embedding shard '", path,
+              "' is not marked complete", bad_file_hint(path));
+    FID_CHECK(h5::read_int64_attr(file_, "rows_done", path) == meta_.rows.size(),
+              "embedding shard '", path, "' records fewer rows done than its range ",
+              to_string(meta_.rows), bad_file_hint(path));
+    Handle ids = open_dataset(file_, "ids", path);
+    Handle emb = open_dataset(file_, "embeddings", path);
+    check_datasets(ids.get(), emb.get(), meta_, path);
+    ids_ = ids.release();
+    emb_ = emb.release();
+  } catch (...) {
+    if (emb_ >= 0) H5Dclose(emb_);
+    if (ids_ >= 0) H5Dclose(ids_);
+    H5Fclose(file_);
+    H5Eclear2(H5E_DEFAULT);
+    throw;
+  }
+}
+
+EmbeddingShardReader::~EmbeddingShardReader() {
+  if (emb_ >= 0) H5Dclose(emb_);
+  if (ids_ >= 0) H5Dclose(ids_);
+  if (file_ >= 0) H5Fclose(file_);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+void EmbeddingShardReader::read_ids(int64_t begin, int64_t n, int64_t* out) const {
+  FID_CHECK(begin >= 0 && n >= 0 && begin + n <= rows(), "rows ", begin, "..", begin + n,
+            " outside the ", rows(), " rows of '", path_, "'");
+  if (n == 0) return;
+  Handle fspace = select_rows(ids_, begin, n, 1, path_);
+  hsize_t mdims[1] = {static_cast<hsize_t>(n)};
+  Handle mspace(H5Screate_simple(1, mdims, nullptr), Handle::kDataspace);
+  if (H5Dread(ids_, H5T_NATIVE_INT64, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0) {
+    FID_THROW("reading ids of embedding shard '", path_, "' failed (", h5::take_error_stack(),
+              ")", bad_file_hint(path_));
+  }
+}
+
+void EmbeddingShardReader::read_vectors(int64_t begin, int64_t n, float* out) const {
+  FID_CHECK(begin >= 0 && n >= 0 && begin + n <= rows(), "rows ", begin, "..", begin + n,
+            " outside the ", rows(), " rows of '", path_, "'");
+  if (n == 0) return;
+  const int64_t d = meta_.dim;
+  Handle fspace = select_rows(emb_, begin, n, d, path_);
+  hsize_t mdims[2] = {static_cast<hsize_t>(n), static_cast<hsize_t>(d)};
+  Handle mspace(H5Screate_simple(2, mdims, nullptr), Handle::kDataspace);
+  herr_t rc;
+  if (meta_.dtype == EmbeddingDtype::kFloat16) {
+    // Read the raw halves (no HDF5 soft conversion, which is slow) and widen.
+    std::vector<uint16_t> half(static_cast<size_t>(n * d));
+    Handle f16 = h5::make_float16_type();
+    rc = H5Dread(emb_, f16.get(), mspace.get(), fspace.get(), H5P_DEFAULT, half.data());
+    if (rc >= 0) {
+      for (size_t i = 0; i < half.size(); ++i) out[i] = half_to_float(half[i]);
+    }
+  } else {
+    rc = H5Dread(emb_, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, out);
+  }
+  if (rc < 0) {
+    FID_THROW("reading embeddings of shard '", path_, "' failed (", h5::take_error_stack(),
+              ")", bad_file_hint(path_));
+  }
+}
+
+std::vector<int64_t> EmbeddingShardReader::read_all_ids() const {
+  std::vector<int64_t> out(static_cast<size_t>(rows()));
+  read_ids(0, rows(), out.data());
+  return out;
+}
+
+std::vector<float> EmbeddingShardReader::read_all_vectors() const {
+  std::vector<float> out(static_cast<size_t>(rows() * dim()));
+  read_vectors(0, rows(), out.data());
+  return out;
+}
+
+void EmbeddingShardReader::verify() const {
+  const int64_t block = std::max<int64_t>(1, (16 << 20) / (4 * dim()));
+  std::vector<float> buf(static_cast<size_t>(block * dim()));
+  std::vector<int64_t> ids(static_cast<size_t>(block));
+  for (int64_t b = 0; b < rows(); b += block) {
+    const int64_t n = std::min(block, rows() - b);
+    read_ids(b, n, ids.data());
+    read_vectors(b, n, buf.data());
+  }
+}
+
+}  // namespace fid::sharding

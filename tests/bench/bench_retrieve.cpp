@@ -1,0 +1,180 @@
+// Retrieval benchmark on synthetic clustered vectors (d = 128 by default).
+//   bench_retrieve [--n 1000000] [--nq 1000] [--dim 128]
+//       queries/s and recall@1/10/100 against exact search for flat, PQ
+//       16/32/64 bytes and IVF-PQ; bytes per vector of each index.
+//   mpiexec -n W bench_retrieve --sharded [--n ...]
+//       the distributed search (each rank a shard of the same data, queries
+//       all-gathered, lists merged): run with -n 1 and -n 2 for the ratio.
+// Rows are generated in seeded blocks so any rank can build any part alone.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../index/synthetic_data.h"
+#include "common/system.h"
+#include "dist/world.h"
+#include "index/dense_index.h"
+#include "sharding/shard_plan.h"
+#include "sharding/shared_index.h"
+
+namespace {
+using fid::index::DenseIndex;
+using fid::index::IndexParams;
+using fid::index::IndexType;
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kBlock = 4096;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Rows [begin, end) of the synthetic collection, independent of who asks.
+std::vector<float> rows(const fid::testing::ClusteredData& data, int64_t begin, int64_t end) {
+  const int64_t d = data.dim;
+  std::vector<float> out(static_cast<size_t>((end - begin) * d));
+  for (int64_t b = begin / kBlock; b * kBlock < end; ++b) {
+    auto block = data.sample(kBlock, 1000 + static_cast<uint64_t>(b));
+    const int64_t lo = std::max(begin, b * kBlock), hi = std::min(end, (b + 1) * kBlock);
+    std::memcpy(out.data() + (lo - begin) * d, block.data() + (lo - b * kBlock) * d,
+                static_cast<size_t>((hi - lo) * d) * sizeof(float));
+  }
+  return out;
+}
+
+struct Run {
+  double qps = 0;
+  std::vector<int64_t> ids;
+};
+
+Run timed_search(const DenseIndex& idx, const std::vector<float>& q, int64_t nq, int k) {
+  Run r;
+  std::vector<float> s(static_cast<size_t>(nq * k));
+  r.ids.resize(static_cast<size_t>(nq * k));
+  auto t0 = Clock::now();
+  idx.search(q.data(), nq, k, s.data(), r.ids.data());
+  r.qps = nq / seconds_since(t0);
+  return r;
+}
+
+int64_t arg(int argc, char** argv, const char* name, int64_t def) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return std::atoll(argv[i + 1]);
+  }
+  return def;
+}
+
+bool flag(int argc, char** argv, const char* name) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], name) == 0) return true;
+  }
+  return false;
+}
+
+void table(int64_t n, int64_t nq, int64_t d, int64_t train_n) {
+  fid::testing::ClusteredData data(d, 1000, 7);
+  auto t0 = Clock::now();
+  auto base = rows(data, 0, n);
+  auto queries = data.sample(nq, 99);
+  std::printf("data: %lld x %lld clustered vectors, %lld queries (%.1f s to generate)\n",
+              static_cast<long long>(n), static_cast<long long>(d), static_cast<long long>(nq),
+              seconds_since(t0));
+  const int k = 100;
+  IndexParams flat;
+  flat.dim = d;
+  DenseIndex exact(flat);
+  exact.add(base.data(), n);
+  Run truth = timed_search(exact, queries, nq, k);
+  std::printf("%-22s %10s %9s %9s %9s %12s %9s %9s\n", "index", "queries/s", "R@1", "R@10", "R@100",
+              "bytes/vec", "train s", "add s");
+  std::printf("%-22s %10.1f %9.3f %9.3f %9.3f %12.1f %9s %9s\n", "Flat (exact)", truth.qps, 1.0,
+              1.0, 1.0, exact.size_report().bytes_per_vector, "-", "-");
+  std::fflush(stdout);
+
+  struct Case {
+    IndexType type;
+    int m, nlist, nprobe;
+  };
+  const int nlist = 1024;
+  const Case cases[] = {{IndexType::kPQ, 16, 0, 0},          {IndexType::kPQ, 32, 0, 0},
+                        {IndexType::kPQ, 64, 0, 0},          {IndexType::kIVFPQ, 32, nlist, 16},
+                        {IndexType::kIVFPQ, 32, nlist, 64},  {IndexType::kIVFPQ, 64, nlist, 64}};
+  const int64_t pq_nq = std::min<int64_t>(nq, 200);  // PQ scans every code per query
+  for (const auto& c : cases) {
+    IndexParams p;
+    p.type = c.type;
+    p.dim = d;
+    p.pq_m = c.m;
+    p.nlist = c.nlist;
+    p.nprobe = std::max(1, c.nprobe);
+    DenseIndex idx(p);
+    auto t1 = Clock::now();
+    idx.train(base.data(), std::min(n, train_n));
+    const double train_s = seconds_since(t1);
+    t1 = Clock::now();
+    idx.add(base.data(), n);
+    const double add_s = seconds_since(t1);
+    const int64_t m = c.type == IndexType::kPQ ? pq_nq : nq;
+    Run r = timed_search(idx, queries, m, k);
+    std::string name = p.describe() + (c.nprobe ? ",np" + std::to_string(c.nprobe) : "");
+    std::printf("%-22s %10.1f %9.3f %9.3f %9.3f %12.1f %9.1f %9.1f\n", name.c_str(), r.qps,
+                fid::testing::recall_at(truth.ids, k, r.ids, k, m, 1),
+                fid::testing::recall_at(truth.ids, k, r.ids, k, m, 10),
+                fid::testing::recall_at(truth.ids, k, r.ids, k, m, 100),
+                idx.size_report().bytes_per_vector, train_s, add_s);
+    std::fflush(stdout);
+  }
+  std::printf("recall@k: fraction of the exact top-k found in the index's top-k\n");
+  std::printf("peak RSS: %.0f MiB\n", fid::peak_rss_bytes() / 1048576.0);
+}
+
+void sharded(int64_t n, int64_t nq, int64_t d) {
+  auto comm = fid::dist::make_world({});
+  const int rank = comm->rank(), world = comm->size();
+  fid::testing::ClusteredData data(d, 1000, 7);
+  fid::sharding::ShardPlan plan(n, world);
+  const auto mine = plan.shard_range(rank);
+  auto base = rows(data, mine.begin, mine.end);
+  IndexParams flat;
+  flat.dim = d;
+  DenseIndex idx(flat);
+  idx.add(base.data(), mine.size());
+  fid::sharding::IdMap ids({mine});
+  // The queries are split over ranks as a question file would be.
+  auto all_q = data.sample(nq, 99);
+  const auto qr = fid::sharding::balanced_range(nq, world, rank);
+  comm->barrier();
+  auto t0 = Clock::now();
+  auto result = fid::sharding::search_sharded(*comm, idx, ids, all_q.data() + qr.begin * d,
+                                              qr.size(), 100);
+  comm->barrier();
+  const double secs = seconds_since(t0);
+  // A checksum of the ids shows every world size returns the same lists.
+  int64_t check = 0;
+  for (size_t i = 0; i < result.ids.size(); ++i) check += result.ids[i] * static_cast<int64_t>(i % 7 + 1);
+  check = fid::dist::all_reduce_sum(*comm, check);
+  if (rank == 0) {
+    std::printf("sharded flat search: %d rank(s), %lld vectors, %lld queries, k=100: %.3f s, "
+                "%.1f queries/s, id checksum %lld\n",
+                world, static_cast<long long>(n), static_cast<long long>(nq), secs, nq / secs,
+                static_cast<long long>(check));
+  }
+  comm.reset();
+  fid::dist::finalize_world();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t n = arg(argc, argv, "--n", 1000000);
+  const int64_t nq = arg(argc, argv, "--nq", 1000);
+  const int64_t d = arg(argc, argv, "--dim", 128);
+  if (flag(argc, argv, "--sharded")) {
+    sharded(n, nq, d);
+  } else {
+    table(n, nq, d, arg(argc, argv, "--train", 100000));
+  }
+  return 0;
+}
