@@ -12,7 +12,13 @@
 #include "dist/communicator.h"
 #include "dist/world.h"
 #include "index/synthetic_data.h"
+#include "common/error.h"
+#include "common/files.h"
+#include "sharding/embedding_shard.h"
+#include "sharding/local_index.h"
+#include "sharding/manifest.h"
 #include "sharding/shard_plan.h"
+#include "support/test_util.h"
 #include "sharding/shared_index.h"
 #include "sharding/topk_merge.h"
 
@@ -143,6 +149,79 @@ TEST(ShardedSearch, StringQueriesThroughTheSameCore) {
     if (top >= 2) EXPECT_EQ(got.ids[q * 3 + 2], 209);
     else EXPECT_EQ(got.ids[q * 3 + 2], 8);
   }
+}
+
+// The whole path: every rank writes its HDF5 shard, rank 0 writes the
+// manifest, each rank builds its index from the shards the plan gives it
+// (saved, then loaded again), and sharded search equals exact search.
+TEST(ShardedSearch, FromHdf5ShardsThroughSavedIndex) {
+  dist::Communicator& comm = *g_comm;
+  const int rank = comm.rank(), world = comm.size();
+  std::unique_ptr<fid::testing::TempDir> dir;
+  std::string root;
+  if (rank == 0) {
+    dir = std::make_unique<fid::testing::TempDir>("fid-mpi-shards");
+    root = dir->path();
+  }
+  comm.broadcast_bytes(root, 0);
+  const int64_t n = 777, d = 16;
+  auto base = random_vectors(n, d, 21);
+  WorkAssignment work = assign_work(n, 0, 1, rank, world);
+  ShardMeta meta;
+  meta.dim = d;
+  meta.dtype = EmbeddingDtype::kFloat32;
+  meta.model_fingerprint = "m";
+  meta.passages_fingerprint = "p";
+  meta.shard_index = work.shard_index;
+  meta.shard_count = work.shard_count;
+  meta.rows = work.rows;
+  const std::string file = shard_file_name(root + "/emb/passages", work.shard_index);
+  if (rank == 0) make_directories(root + "/emb");
+  comm.barrier();
+  {
+    EmbeddingShardWriter w(file, meta);
+    std::vector<int64_t> ids;
+    for (int64_t r = work.rows.begin; r < work.rows.end; ++r) ids.push_back(r);
+    w.append(ids.data(), base.data() + work.rows.begin * d, work.rows.size());
+    w.finish();
+  }
+  write_manifest_collective(comm, root + "/emb/manifest.json", {file}, n);
+  Manifest m = load_manifest(root + "/emb/manifest.json");
+  ASSERT_EQ(static_cast<int>(m.shards.size()), world);
+  EXPECT_TRUE(m.plan().covers_all_rows());
+
+  index::IndexParams params;
+  params.dim = d;
+  BuildOptions opts;
+  opts.add_batch = 50;
+  opts.save_or_load_dir = root + "/index";
+  auto queries = random_vectors(4, d, 22 + rank);
+  faiss::IndexFlatIP exact(d);
+  exact.add(n, base.data());
+  std::vector<float> es(4 * 10);
+  std::vector<faiss::Index::idx_t> ei(4 * 10);
+  exact.search(4, queries.data(), 10, es.data(), ei.data());
+  for (int pass = 0; pass < 2; ++pass) {  // pass 0 builds and saves, pass 1 loads
+    LocalIndex local = build_local_index(comm, m, params, opts);
+    EXPECT_EQ(local.index.size(), work.rows.size());
+    TopK got = search_sharded(comm, local.index, local.ids, queries.data(), 4, 10);
+    for (int i = 0; i < 40; ++i) {
+      EXPECT_EQ(got.ids[i], ei[i]) << "pass " << pass;
+      EXPECT_NEAR(got.scores[i], es[i], 1e-6);
+    }
+  }
+  // Other parameters against the saved index: refused on every rank.
+  index::IndexParams pq = params;
+  pq.type = index::IndexType::kPQ;
+  pq.pq_m = 4;
+  EXPECT_THROW(build_local_index(comm, m, pq, opts), fid::Error);
+  // A quantized index built from the shards is identical on every run.
+  opts.save_or_load_dir.clear();
+  opts.train_sample = 600;
+  LocalIndex a = build_local_index(comm, m, pq, opts);
+  LocalIndex b = build_local_index(comm, m, pq, opts);
+  EXPECT_EQ(a.index.serialize(), b.index.serialize());
+  comm.barrier();  // rank 0 removes the directory only after everyone is done
 }
 
 }  // namespace

@@ -1,0 +1,59 @@
+// A rank's part of the dense index, built from the embedding shards the
+// shard plan gives it: a training sample drawn from every rank's shards, one
+// quantizer trained on rank 0 and shared, then this rank's vectors streamed
+// from HDF5 and added in batches. Saved and reloaded with index_file's checks.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "index/dense_index.h"
+#include "index/index_file.h"
+#include "sharding/manifest.h"
+#include "sharding/shared_index.h"
+
+namespace fid::dist { class Communicator; }
+
+namespace fid::sharding {
+
+// Once every rank has finished its shards: rank 0 builds the manifest from
+// all ranks' files (relative to the manifest's directory) and writes it
+// atomically; every rank returns after it is written, or throws its error.
+void write_manifest_collective(dist::Communicator& comm, const std::string& manifest_path,
+                               const std::vector<std::string>& my_files, int64_t total_rows);
+
+// The manifest's shards that `rank` of `world` searches (contiguous blocks).
+struct LocalShards {
+  std::vector<int> positions;  // positions in manifest.shards
+  std::vector<RowRange> ranges;
+  int64_t rows = 0;
+};
+LocalShards local_shards(const Manifest& manifest, int rank, int world);
+
+// Streams the rank's vectors shard by shard in blocks of at most
+// `block_rows`: fn(vectors (n, dim) float32, n, first global row).
+void for_each_local_block(const Manifest& manifest, const LocalShards& local, int64_t block_rows,
+                          const std::function<void(const float*, int64_t, int64_t)>& fn);
+
+struct LocalIndex {
+  index::DenseIndex index;
+  IdMap ids;
+  index::IndexManifest manifest;  // what a saved copy must match
+};
+
+struct BuildOptions {
+  int64_t train_sample = 262144;  // vectors drawn over all ranks to train
+  int64_t add_batch = 65536;      // rows read and added at a time
+  uint64_t seed = 1234;
+  // Directory for one index file per rank; empty: neither load nor save.
+  std::string save_or_load_dir;
+};
+
+// Loads this rank's saved index when `save_or_load_dir` holds one built for
+// the same shards, world and parameters (an error when it holds another),
+// else builds it and, with a directory, saves it.
+LocalIndex build_local_index(dist::Communicator& comm, const Manifest& manifest,
+                             const index::IndexParams& params, const BuildOptions& options);
+
+}  // namespace fid::sharding
