@@ -3,9 +3,11 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <mutex>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -118,8 +120,20 @@ SentencePieceModel::SentencePieceModel(fid_spm_model* handle, std::string name)
     : handle_(handle), name_(std::move(name)) {
   piece_size_ = api().piece_size(handle_);
   piece_type_.resize(static_cast<size_t>(piece_size_));
-  for (int i = 0; i < piece_size_; ++i)
+  bool inner_space = false;
+  for (int i = 0; i < piece_size_; ++i) {
     piece_type_[static_cast<size_t>(i)] = static_cast<uint8_t>(api().piece_type(handle_, i));
+    if (piece_type_[static_cast<size_t>(i)] != 0) continue;
+    std::string_view p = id_to_piece(i);
+    // "▁" (U+2581) anywhere but at the start: pieces may span words.
+    size_t at = p.find("\xE2\x96\x81", 1);
+    inner_space = inner_space || at != std::string_view::npos;
+  }
+  std::vector<std::string> probe = encode_pieces("a");
+  bool dummy_prefix = !probe.empty() && probe[0].compare(0, 3, "\xE2\x96\x81") == 0;
+  word_split_exact_ = !inner_space && dummy_prefix;
+  static std::atomic<uint64_t> next_key{1};
+  cache_key_ = next_key++;
 }
 
 SentencePieceModel SentencePieceModel::load(const std::string& path) {
@@ -149,6 +163,8 @@ SentencePieceModel& SentencePieceModel::operator=(SentencePieceModel&& other) no
     name_ = std::move(other.name_);
     piece_size_ = other.piece_size_;
     piece_type_ = std::move(other.piece_type_);
+    word_split_exact_ = other.word_split_exact_;
+    cache_key_ = other.cache_key_;
   }
   return *this;
 }
@@ -189,6 +205,45 @@ void SentencePieceModel::encode(std::string_view text, std::vector<int32_t>& out
     FID_CHECK(n >= 0, "sentencepiece encoding failed with ", name_, ": ", api().last_error());
   }
   out.resize(base + static_cast<size_t>(n));
+}
+
+void SentencePieceModel::encode_cached(std::string_view text, std::vector<int32_t>& out) const {
+  if (!word_split_exact_) {
+    encode(text, out);
+    return;
+  }
+  // Per-thread cache of word -> ids, emptied when it grows too large.
+  struct Cache {
+    uint64_t key = 0;
+    std::unordered_map<std::string, std::vector<int32_t>> words;
+  };
+  thread_local Cache cache;
+  if (cache.key != cache_key_ || cache.words.size() > (1u << 18)) {
+    cache.words.clear();
+    cache.key = cache_key_;
+  }
+  thread_local std::string word;
+  // Words end at a single ASCII space between two other bytes; runs of
+  // spaces and the text's ends stay inside a word for sentencepiece to see.
+  size_t start = 0;
+  auto flush = [&](size_t end) {
+    std::string_view w = text.substr(start, end - start);
+    if (w.size() > 48) {
+      encode(w, out);
+      return;
+    }
+    word.assign(w);
+    auto it = cache.words.find(word);
+    if (it == cache.words.end()) it = cache.words.emplace(word, encode(w)).first;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+  };
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    if (text[i] == ' ' && text[i - 1] != ' ' && text[i + 1] != ' ') {
+      flush(i);
+      start = i + 1;
+    }
+  }
+  flush(text.size());
 }
 
 std::vector<int32_t> SentencePieceModel::encode(std::string_view text) const {

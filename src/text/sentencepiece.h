@@ -40,6 +40,14 @@ class SentencePieceModel {
 
   // Appends the ids of `text` to `out`.
   void encode(std::string_view text, std::vector<int32_t>& out) const;
+  // The same ids, computed word by word through a per-thread cache when the
+  // model allows it (see word_split_exact): text repeats its words, and one
+  // sentencepiece call costs more than a hash lookup.
+  void encode_cached(std::string_view text, std::vector<int32_t>& out) const;
+  // True when encoding "a b" equals encoding "a" then "b": pieces start
+  // words (no "▁" inside or at the end of a piece) and a dummy "▁" prefix is
+  // added, as in T5's models.
+  bool word_split_exact() const { return word_split_exact_; }
   std::vector<int32_t> encode(std::string_view text) const;
   // Surface pieces (an unknown character keeps its own text).
   std::vector<std::string> encode_pieces(std::string_view text) const;
@@ -53,6 +61,8 @@ class SentencePieceModel {
   std::string name_;
   int piece_size_ = 0;
   std::vector<uint8_t> piece_type_;  // 0 normal, 1 control, 2 unknown, 3 unused
+  bool word_split_exact_ = false;
+  uint64_t cache_key_ = 0;  // tells this model's cache entries from other models'
 };
 
 // Trains a model with sentencepiece's options (flag names without dashes,

@@ -4,8 +4,13 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <exception>
+#include <iostream>
+#include <mutex>
+#include <new>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,9 +80,37 @@ class CallbackIterator : public sentencepiece::SentenceIterator {
   bool failed_ = false;
 };
 
+// Under RTLD_DEEPBIND, sentencepiece's references to std::cerr / std::cout
+// bind to libstdc++'s own definitions. When the executable uses the streams it
+// holds copy relocations of them, and only those copies are ever constructed:
+// libstdc++'s originals stay raw storage, and sentencepiece's first log line
+// crashes. Construct the originals as streams sharing the executable's
+// buffers (our own &std::cerr is the original: we are bound the same way).
+void repair_standard_streams() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* program = dlopen(nullptr, RTLD_NOW);
+    if (program == nullptr) return;
+    auto repair = [&](std::ostream& original, const char* symbol) {
+      auto* live = static_cast<std::ostream*>(dlsym(program, symbol));
+      if (live == nullptr || live == &original) return;  // no copy: already constructed
+      new (&original) std::ostream(live->rdbuf());
+      original.flags(live->flags());
+      original.tie(live->tie());
+    };
+    repair(std::cout, "_ZSt4cout");
+    repair(std::cerr, "_ZSt4cerr");
+    repair(std::clog, "_ZSt4clog");
+    dlclose(program);
+  });
+}
+
 }  // namespace
 
-FID_SPM_EXPORT int fid_spm_api_version(void) { return FID_SPM_API_VERSION; }
+FID_SPM_EXPORT int fid_spm_api_version(void) {
+  repair_standard_streams();  // the loader calls this first
+  return FID_SPM_API_VERSION;
+}
 
 FID_SPM_EXPORT const char* fid_spm_last_error(void) { return g_last_error.c_str(); }
 

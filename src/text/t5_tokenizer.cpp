@@ -67,9 +67,9 @@ void T5Tokenizer::text_to_ids(std::string_view text, std::vector<int32_t>& out) 
   bool v302 = options_.convention == T5Convention::kV302;
   if (!may_hold_special(text)) {
     if (v302) {
-      if (!python_strip(text).empty()) model_.encode(python_rstrip(text), out);
+      if (!python_strip(text).empty()) model_.encode_cached(python_rstrip(text), out);
     } else if (!text.empty()) {
-      model_.encode(text, out);
+      model_.encode_cached(text, out);
     }
     return;
   }
@@ -81,7 +81,7 @@ void T5Tokenizer::text_to_ids(std::string_view text, std::vector<int32_t>& out) 
     if (seg.special >= 0) {
       out.push_back(special_ids_[static_cast<size_t>(seg.special)]);
     } else {
-      model_.encode(seg.text, out);
+      model_.encode_cached(seg.text, out);
     }
   }
 }

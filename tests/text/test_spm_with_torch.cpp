@@ -29,6 +29,8 @@ TEST(SentencepieceWithTorch, TokenizesNextToLibTorchsProtobuf) {
   std::string maps = loaded_libraries();
   ASSERT_NE(maps.find("libtorch"), std::string::npos);
   ASSERT_NE(maps.find("libprotobuf.so"), std::string::npos) << "LibTorch without libprotobuf here";
+  // fid_text must not link sentencepiece: it arrives only with libfid_spm.
+  EXPECT_EQ(maps.find("libsentencepiece"), std::string::npos);
 
   T5Tokenizer tok = T5Tokenizer::load(join_path(fid::testing::fixtures_dir(), "t5_tokenizer"),
                                       {T5Convention::kV4, 100});

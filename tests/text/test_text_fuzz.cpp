@@ -82,6 +82,7 @@ TEST(TextFuzz, TokenizersAndMetricsKeepTheirInvariants) {
   std::string t5_dir = join_path(fid::testing::fixtures_dir(), "t5_tokenizer");
   T5Tokenizer v302 = T5Tokenizer::load(t5_dir, {T5Convention::kV302, 100});
   T5Tokenizer v4 = T5Tokenizer::load(t5_dir, {T5Convention::kV4, 100});
+  ASSERT_TRUE(v302.model().word_split_exact());
   BertTokenizer bert = BertTokenizer::load(join_path(fid::testing::fixtures_dir(), "bert"));
   BertTokenizerOptions cased_options;
   cased_options.do_lower_case = false;
@@ -94,6 +95,12 @@ TEST(TextFuzz, TokenizersAndMetricsKeepTheirInvariants) {
     std::string text = gen.text(), other = gen.text();
     int64_t max_len = gen.pick(2, 64);
     SCOPED_TRACE("seed " + std::to_string(seed) + " iteration " + std::to_string(iterations));
+
+    // The per-word cache gives what one sentencepiece call on the whole text gives.
+    std::vector<int32_t> whole, cached;
+    v302.model().encode(text, whole);
+    v302.model().encode_cached(text, cached);
+    ASSERT_EQ(cached, whole) << ::testing::PrintToString(text);
 
     // sentencepiece, both conventions.
     std::vector<int32_t> full302 = v302.encode(text), cut302 = v302.encode(text, max_len);
