@@ -20,6 +20,36 @@ at::Tensor bert_activation(const at::Tensor& x, const std::string& hidden_act) {
   FID_THROW("unsupported hidden_act '", hidden_act, "'");
 }
 
+bool cpu_has_fast_bf16_gemm() {
+  // The condition of LibTorch's oneDNN bf16 matmul path.
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool fast = __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  return fast;
+#else
+  return false;
+#endif
+}
+
+namespace {
+bool upcast(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 && t.device().is_cpu() && !cpu_has_fast_bf16_gemm();
+}
+}  // namespace
+
+at::Tensor bert_linear(const at::Tensor& x, torch::nn::Linear lin) {
+  if (!upcast(x)) return lin->forward(x);
+  const at::Tensor& b = lin->bias;
+  return at::linear(x.to(at::kFloat), lin->weight.to(at::kFloat),
+                    b.defined() ? b.to(at::kFloat) : at::Tensor())
+      .to(at::kBFloat16);
+}
+
+at::Tensor bert_matmul(const at::Tensor& a, const at::Tensor& b) {
+  if (!upcast(a)) return at::matmul(a, b);
+  return at::matmul(a.to(at::kFloat), b.to(at::kFloat)).to(at::kBFloat16);
+}
+
 at::Tensor bert_extended_mask(const at::Tensor& mask, at::ScalarType dtype) {
   FID_CHECK(mask.dim() == 2, "attention mask must be (batch, length), got ", mask.sizes());
   // finfo(dtype).min rather than -inf: a fully masked row stays finite (uniform).
@@ -72,13 +102,14 @@ at::Tensor BertSelfAttentionImpl::forward(const at::Tensor& x, const at::Tensor&
   auto heads = [&](const at::Tensor& t) {  // (B, L, H) -> (B, nh, L, dh)
     return t.view({b, len, n_heads, head_dim}).transpose(1, 2);
   };
-  at::Tensor q = heads(query(x)), k = heads(key(x)), v = heads(value(x));
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2));  // (B, nh, L, L)
+  at::Tensor q = heads(bert_linear(x, query)), k = heads(bert_linear(x, key)),
+             v = heads(bert_linear(x, value));
+  at::Tensor scores = bert_matmul(q, k.transpose(-1, -2));  // (B, nh, L, L)
   // Divide after the product, as HF does (bit-for-bit parity when dh is not a power of 4).
   scores = scores / std::sqrt(static_cast<double>(head_dim));
   if (ext_mask.defined()) scores = scores + ext_mask;
   at::Tensor probs = dropout(at::softmax(scores, -1));
-  at::Tensor ctx = at::matmul(probs, v);  // (B, nh, L, dh)
+  at::Tensor ctx = bert_matmul(probs, v);  // (B, nh, L, dh)
   return ctx.transpose(1, 2).reshape({b, len, n_heads * head_dim});
 }
 
@@ -90,7 +121,7 @@ BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_dim, const BertConfig&
 }
 
 at::Tensor BertResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual) {
-  return LayerNorm(dropout(dense(x)) + residual);
+  return LayerNorm(dropout(bert_linear(x, dense)) + residual);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
@@ -107,7 +138,7 @@ BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : act(c.hidden_a
 }
 
 at::Tensor BertIntermediateImpl::forward(const at::Tensor& x) {
-  return bert_activation(dense(x), act);
+  return bert_activation(bert_linear(x, dense), act);
 }
 
 BertLayerImpl::BertLayerImpl(const BertConfig& c) {
@@ -137,7 +168,7 @@ BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
 }
 
 at::Tensor BertPoolerImpl::forward(const at::Tensor& hidden) {
-  return at::tanh(dense(hidden.select(1, 0)));
+  return at::tanh(bert_linear(hidden.select(1, 0), dense));
 }
 
 BertModelImpl::BertModelImpl(const BertConfig& config) : config_(config) {

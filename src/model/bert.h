@@ -20,6 +20,14 @@ namespace fid::model {
 // Applies config.hidden_act ("gelu" is the exact erf form, as HF's).
 at::Tensor bert_activation(const at::Tensor& x, const std::string& hidden_act);
 
+// Matrix products of the BERT forward. bfloat16 operands on a CPU without
+// AVX512 (where LibTorch 1.13 falls back to a scalar bf16 GEMM at ~2 GFLOP/s)
+// are multiplied in float32 and the result rounded back to bfloat16: the
+// numerics of a bf16 GEMM with fp32 accumulation, at the float32 rate.
+bool cpu_has_fast_bf16_gemm();
+at::Tensor bert_linear(const at::Tensor& x, torch::nn::Linear lin);
+at::Tensor bert_matmul(const at::Tensor& a, const at::Tensor& b);
+
 // HF's extended attention mask: (B, L) 0/1 -> (B, 1, 1, L) additive, 0 for
 // kept keys and finfo(dtype).min for masked ones (transformers 4.28).
 at::Tensor bert_extended_mask(const at::Tensor& mask, at::ScalarType dtype);
