@@ -61,14 +61,15 @@ struct Person {
 // other person twice, with the words a question uses ("born", "worked as",
 // "studied"), but state the subject's facts, never the other person's.
 std::string distractor(SplitMix64& rng, const Person& s, const Person& x, const Person& teacher) {
+  // The subject is "they" here too: only the other person is named (twice).
   switch (rng.below(4)) {
-    case 0: return s.name + " met " + x.name + " in " + s.city + ", and " + x.name +
+    case 0: return "They met " + x.name + " in " + s.city + ", and " + x.name +
                    " was also born in a river town.";
-    case 1: return "Like " + x.name + ", " + s.name + " worked as a " + s.profession + "; " +
-                   x.name + " admired the trade.";
-    case 2: return x.name + " studied the early work of " + s.name + ", born in " + s.city +
-                   " in " + s.year + "; " + x.name + " kept the letters.";
-    default: return s.name + " studied under " + teacher.name + " alongside " + x.name + ", and " +
+    case 1: return "Like " + x.name + ", they worked as a " + s.profession + "; " + x.name +
+                   " admired the trade.";
+    case 2: return x.name + " studied the early work of the " + s.profession + ", born in " +
+                   s.city + " in " + s.year + "; " + x.name + " kept the letters.";
+    default: return "They studied under " + teacher.name + " alongside " + x.name + ", and " +
                     x.name + " wrote about it.";
   }
 }
@@ -96,21 +97,40 @@ SynthCorpus make_synth_corpus(const SynthOptions& o) {
     if (p.teacher >= static_cast<int>(i)) ++p.teacher;
   }
 
+  // mentioned[m][i]: the m-th person passage i names. Each round is a
+  // permutation without fixed points, so everyone is a distractor in exactly
+  // `mentions` other passages.
+  std::vector<std::vector<size_t>> mentioned(static_cast<size_t>(o.mentions));
+  for (auto& perm : mentioned) {
+    perm.resize(people.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    for (size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[rng.below(k)]);
+    for (size_t i = 0; i < perm.size(); ++i) {
+      if (perm[i] == i) std::swap(perm[i], perm[(i + 1) % perm.size()]);
+    }
+  }
   SynthCorpus out;
   for (size_t i = 0; i < people.size(); ++i) {
     const Person& p = people[i];
     const Person& teacher = people[static_cast<size_t>(p.teacher)];
-    // The subject is named once; the other facts say "they", so the gold
-    // passage does not win on the name's frequency alone.
-    std::vector<std::string> facts = {
+    // The subject is named once; the other facts say "they". Two facts in
+    // three are paraphrased away from the questions' words ("born", "work",
+    // "study"), which the distractors use: lexical overlap alone ranks the
+    // distractors first, a retriever has to learn the paraphrases.
+    const std::vector<std::string> born = {
         p.name + " was born in " + p.city + " in " + p.year + ".",
-        "As an adult they worked as a " + p.profession + ".",
-        "They studied under " + teacher.name + "."};
+        p.name + " came into the world at " + p.city + " in the year " + p.year + ".",
+        "The birthplace of " + p.name + " was " + p.city + ", in " + p.year + "."};
+    const std::vector<std::string> trade = {"As an adult they worked as a " + p.profession + ".",
+                                            "By trade they were a " + p.profession + ".",
+                                            "Their craft was that of a " + p.profession + "."};
+    const std::vector<std::string> mentor = {"They studied under " + teacher.name + ".",
+                                             "Their mentor was " + teacher.name + ".",
+                                             teacher.name + " trained them in youth."};
+    std::vector<std::string> facts = {born[rng.below(3)], trade[rng.below(3)], mentor[rng.below(3)]};
     std::vector<std::string> sentences;
     for (int m = 0; m < o.mentions; ++m) {
-      size_t j = rng.below(people.size());
-      if (j == i) j = (j + 1) % people.size();
-      sentences.push_back(distractor(rng, p, people[j], teacher));
+      sentences.push_back(distractor(rng, p, people[mentioned[static_cast<size_t>(m)][i]], teacher));
     }
     // The facts come first (so "they" refers to the subject), then the
     // distractors, then filler up to the passage length.

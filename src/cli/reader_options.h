@@ -1,0 +1,49 @@
+// Options shared by train-reader and test-reader, with the seed's names and
+// defaults (src/options.py: add_reader_options, add_optim_options).
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "cli/command.h"
+#include "train/reader_trainer.h"
+
+namespace fid::cli {
+
+inline void add_reader_input_options(CLI::App& app, train::ReaderInputOptions& o) {
+  app.add_option(flag("n_context"), o.n_context, "passages per question")->capture_default_str();
+  app.add_option(flag("text_maxlength"), o.text_maxlength,
+                 "maximum tokens of question + passage")->capture_default_str();
+  app.add_option(flag("answer_maxlength"), o.answer_maxlength,
+                 "maximum answer tokens in training (-1: no limit)")->capture_default_str();
+  app.add_flag(flag("no_title"), o.no_title, "passages without their title");
+}
+
+inline void add_run_options(CLI::App& app, std::string& name, std::string& checkpoint_dir,
+                            std::string& model_path, int64_t& batch, int64_t& seed) {
+  app.add_option(flag("name"), name, "name of the experiment")->capture_default_str();
+  app.add_option(flag("checkpoint_dir"), checkpoint_dir, "models and logs are saved here")
+      ->capture_default_str();
+  app.add_option(flag("model_path"), model_path, "model directory to start from")
+      ->capture_default_str();
+  app.add_option(flag("per_gpu_batch_size"), batch, "batch size per rank")->capture_default_str();
+  app.add_option(flag("seed"), seed, "random seed")->capture_default_str();
+}
+
+inline void add_optim_options(CLI::App& app, train::ScheduleOptions& s, train::OptimOptions& o,
+                              int64_t& accumulation_steps, double& dropout) {
+  app.add_option(flag("warmup_steps"), s.warmup_steps)->capture_default_str();
+  app.add_option(flag("total_steps"), s.total_steps)->capture_default_str();
+  app.add_option(flag("scheduler_steps"), s.scheduler_steps,
+                 "steps of the linear decay (default: total_steps)");
+  app.add_option(flag("accumulation_steps"), accumulation_steps)->capture_default_str();
+  app.add_option(flag("dropout"), dropout, "dropout rate")->capture_default_str();
+  app.add_option(flag("lr"), o.lr, "learning rate")->capture_default_str();
+  app.add_option(flag("clip"), o.clip, "gradient clipping (max norm)")->capture_default_str();
+  app.add_option(flag("optim"), o.optim, "adam | adamw")
+      ->check(CLI::IsMember({"adam", "adamw"}))->capture_default_str();
+  app.add_option(flag("scheduler"), s.kind, "fixed | linear")
+      ->check(CLI::IsMember({"fixed", "linear"}))->capture_default_str();
+  app.add_option(flag("weight_decay"), o.weight_decay)->capture_default_str();
+  app.add_flag(flag("fixed_lr"), s.fixed_lr, "linear warm-up, then a constant rate");
+}
+
+}  // namespace fid::cli

@@ -1,0 +1,70 @@
+// `fid test-reader`: the seed's test_reader.py. Exact match over the eval set
+// (split across ranks), answers (--write_results) and the cross-attention
+// scores that train the retriever (--write_crossattention_scores).
+#include "cli/command.h"
+#include "cli/reader_options.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "train/reader_eval.h"
+
+namespace fid::cli {
+namespace {
+
+class TestReaderCommand : public Command {
+ public:
+  std::string name() const override { return "test-reader"; }
+  std::string description() const override {
+    return "Evaluate a FiD reader: EM, answers, cross-attention scores for distillation";
+  }
+  void add_options(CLI::App& app) override {
+    add_run_options(app, name_, checkpoint_dir_, model_path_, o_.batch_size, seed_);
+    app.add_option(flag("eval_data"), eval_data_, "questions with ctxs (FiD JSON or JSONL)")->required();
+    app.add_option(flag("max_length"), o_.max_length, "generation length, start token included")
+        ->capture_default_str();
+    app.add_option(flag("eval_print_freq"), eval_print_freq_)->capture_default_str();
+    app.add_flag(flag("write_results"), write_results_, "write final_output.txt (id<TAB>answer)");
+    app.add_flag(flag("write_crossattention_scores"), write_scores_,
+                 "write dataset_wscores.json with the reader's passage scores");
+    add_reader_input_options(app, o_.input);
+  }
+
+  void run(dist::Communicator& comm) override {
+    FID_CHECK(model_path_ != "none", "--model_path is required (a FiD reader directory)");
+    const std::string run_dir = join_path(checkpoint_dir_, name_);
+    if (comm.rank() == 0) make_directories(run_dir);
+    train::LoadedReader lr = train::load_reader(model_path_);
+    model::FidReader reader(lr.t5);
+    o_.with_scores = write_scores_;
+    o_.gather = write_results_ || write_scores_;
+    train::ReaderEvalResult r = train::evaluate_reader(comm, reader, lr.tokenizer, eval_data_, o_);
+    log::info("EM ", 100.0 * r.exact_match, ", Total number of example ", r.total);
+    if (comm.rank() == 0) {
+      write_json_atomic(join_path(run_dir, "eval_metrics.json"),
+                        {{"exact_match", r.exact_match}, {"scored", r.scored}, {"total", r.total},
+                         {"eval_data", eval_data_}, {"model_path", model_path_}});
+      if (write_results_) {
+        train::write_answers(join_path(run_dir, "final_output.txt"), r.ids, r.answers);
+      }
+      if (write_scores_) {
+        const std::string out = join_path(run_dir, "dataset_wscores.json");
+        train::write_dataset_with_scores(eval_data_, out, r.scores);
+        log::info("wrote ", out);
+      }
+    }
+    comm.barrier();
+  }
+
+ private:
+  train::ReaderEvalOptions o_;
+  std::string name_ = "experiment_name", checkpoint_dir_ = "./checkpoint/", model_path_ = "none";
+  std::string eval_data_;
+  int64_t seed_ = 0;
+  int64_t eval_print_freq_ = 1000;
+  bool write_results_ = false, write_scores_ = false;
+};
+
+}  // namespace
+
+FID_REGISTER_COMMAND(TestReaderCommand, "test-reader")
+
+}  // namespace fid::cli

@@ -1,0 +1,44 @@
+// `fid train-reader`: the seed's train_reader.py, data parallel under mpirun.
+#include "cli/command.h"
+#include "cli/reader_options.h"
+#include "train/reader_trainer.h"
+
+namespace fid::cli {
+namespace {
+
+class TrainReaderCommand : public Command {
+ public:
+  std::string name() const override { return "train-reader"; }
+  std::string description() const override {
+    return "Train a Fusion-in-Decoder reader (data parallel over the MPI ranks)";
+  }
+  void add_options(CLI::App& app) override {
+    add_run_options(app, o_.name, o_.checkpoint_dir, o_.model_path, o_.per_gpu_batch_size, o_.seed);
+    app.add_option(flag("train_data"), o_.train_data, "training set (FiD JSON or JSONL)")->required();
+    app.add_option(flag("eval_data"), o_.eval_data, "dev set evaluated every --eval_freq steps");
+    app.add_option(flag("eval_freq"), o_.eval_freq)->capture_default_str();
+    app.add_option(flag("save_freq"), o_.save_freq)->capture_default_str();
+    app.add_option(flag("eval_print_freq"), o_.eval_print_freq)->capture_default_str();
+    app.add_option(flag("max_eval_examples"), o_.max_eval_examples,
+                   "evaluate on the first N dev examples only (-1: all)")->capture_default_str();
+    app.add_option(flag("log_freq"), o_.log_freq, "optimizer steps between metrics.jsonl records")
+        ->capture_default_str();
+    app.add_option(flag("model_size"), model_size_,
+                   "accepted for compatibility; pretrained downloads are unavailable, use --model_path");
+    app.add_flag(flag("use_checkpoint"), o_.use_checkpoint,
+                 "recompute encoder activations in backward (less memory)");
+    add_reader_input_options(app, o_.input);
+    add_optim_options(app, o_.schedule, o_.optim, o_.accumulation_steps, o_.dropout);
+  }
+  void run(dist::Communicator& comm) override { train::train_reader(comm, o_); }
+
+ private:
+  train::ReaderTrainOptions o_;
+  std::string model_size_ = "base";
+};
+
+}  // namespace
+
+FID_REGISTER_COMMAND(TrainReaderCommand, "train-reader")
+
+}  // namespace fid::cli

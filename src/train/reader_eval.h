@@ -1,0 +1,53 @@
+// Distributed FiD reader evaluation: each rank generates answers for its
+// share of the examples (index modulo world size, as the seed splits its eval
+// set), exact match is averaged over all ranks, and answers and
+// cross-attention scores can be gathered to rank 0 in input order.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dist/communicator.h"
+#include "train/reader_io.h"
+
+namespace fid::train {
+
+struct ReaderEvalOptions {
+  ReaderInputOptions input;
+  int64_t batch_size = 1;
+  int64_t max_length = 50;  // generation length, start token included (the seed's 50)
+  int64_t max_examples = -1;  // evaluate only the first examples (-1: all)
+  bool with_scores = false;   // cross-attention scores of the first decoding step
+  bool gather = false;        // collect answers (and scores) on rank 0
+};
+
+struct ReaderEvalResult {
+  double exact_match = 0;  // mean over examples with answers, every rank
+  int64_t scored = 0;      // examples with answers, all ranks
+  int64_t total = 0;       // examples evaluated, all ranks
+  // Rank 0 with `gather`: per example, in input order.
+  std::vector<std::string> ids, answers;
+  std::vector<std::vector<float>> scores;
+};
+
+ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& reader,
+                                 const text::T5Tokenizer& tokenizer, const std::string& path,
+                                 const ReaderEvalOptions& options);
+
+}  // namespace fid::train
+
+namespace fid::train {
+
+// test-reader's dataset_wscores.json: the examples of `input` in input order,
+// each with its ctxs sorted by score as the reader saw them (when they have
+// scores) and the first scores[i].size() ctx scores replaced by the reader's
+// cross-attention scores. Other fields are kept. Written atomically, in the
+// input's format (JSON list or JSON lines).
+void write_dataset_with_scores(const std::string& input, const std::string& output,
+                               const std::vector<std::vector<float>>& scores);
+
+// final_output.txt: "id\tanswer" per line, in input order, written atomically.
+void write_answers(const std::string& path, const std::vector<std::string>& ids,
+                   const std::vector<std::string>& answers);
+
+}  // namespace fid::train

@@ -1,0 +1,68 @@
+#include "reader_workspace.h"
+
+#include <gtest/gtest.h>
+
+#include "data/example_reader.h"
+#include "data/example_writer.h"
+#include "data/passages.h"
+
+namespace fid::testing {
+
+ReaderWorkspace::ReaderWorkspace() {
+  const std::string fid = fid_binary();
+  run_ok(fid + " synth-data --people 40 --output_dir " + path("data"));
+  run_ok(fid + " init-model --arch t5 --tokenizer " + fixtures_dir() +
+         "/t5_tokenizer/spiece.model --d_model 32 --num_layers 2 --num_heads 4 --d_ff 64 "
+         "--seed 5 --output_dir " + path("t5"));
+  // Three ctxs per question: the person's own passage and two others, with
+  // decreasing scores (the reader keeps the top n_context by score).
+  data::PassageReader passages(path("data/passages.tsv"));
+  std::vector<data::Passage> all;
+  data::Passage p;
+  while (passages.next(p)) all.push_back(p);
+  for (const char* split : {"train", "dev"}) {
+    auto examples = data::read_examples(path(std::string("data/") + split + ".json"));
+    for (size_t i = 0; i < examples.size(); ++i) {
+      for (size_t j = 0; j < 3; ++j) {
+        const auto& q = all[(i * 7 + j * 13) % all.size()];
+        data::Context c;
+        c.id = q.id;
+        c.title = q.title;
+        c.text = q.text;
+        c.score = 3.0 - static_cast<double>(j);
+        c.has_score = true;
+        examples[i].ctxs.push_back(c);
+      }
+    }
+    data::write_examples(path(std::string(split) + ".jsonl"), examples, data::DatasetFormat::kJsonLines);
+  }
+}
+
+std::string ReaderWorkspace::launcher(int np) const {
+  if (np <= 1) return "";
+  return std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe ";
+}
+
+std::string ReaderWorkspace::train_command(int np, const std::string& name,
+                                           const std::string& extra) const {
+  return launcher(np) + fid_binary() + " train-reader --threads 1 --train_data " + path("train.jsonl") +
+         " --model_path " + path("t5") + " --checkpoint_dir " + path("ck") + " --name " + name +
+         " --n_context 2 --text_maxlength 48 --answer_maxlength 8 --lr 1e-3 --optim adamw "
+         "--scheduler linear --warmup_steps 2 " + extra;
+}
+
+std::string ReaderWorkspace::test_command(int np, const std::string& name,
+                                          const std::string& extra) const {
+  return launcher(np) + fid_binary() + " test-reader --threads 1 --eval_data " + path("dev.jsonl") +
+         " --checkpoint_dir " + path("ck") + " --name " + name +
+         " --n_context 2 --text_maxlength 48 " + extra;
+}
+
+std::string ReaderWorkspace::run_ok(const std::string& command) const {
+  std::string out;
+  int rc = run_command(command, &out);
+  EXPECT_EQ(rc, 0) << command << "\n" << out;
+  return out;
+}
+
+}  // namespace fid::testing

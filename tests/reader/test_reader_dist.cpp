@@ -1,0 +1,166 @@
+// Data-parallel reader training and evaluation through `fid`, on 1 and 2
+// ranks: equivalence of the distributed step, identical evaluation, a rank
+// killed mid-run ending the job and the rerun resuming exactly, and corrupted
+// checkpoints refused.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/files.h"
+#include "model/safetensors.h"
+#include "reader_workspace.h"
+
+namespace fid::testing {
+namespace {
+
+ReaderWorkspace& workspace() {
+  static ReaderWorkspace ws;
+  return ws;
+}
+
+std::string checkpoint(const std::string& name, const std::string& tag) {
+  return workspace().path("ck/" + name + "/checkpoint/" + tag);
+}
+
+double max_weight_difference(const std::string& a_dir, const std::string& b_dir) {
+  auto a = model::read_safetensors(a_dir + "/model.safetensors");
+  auto b = model::read_safetensors(b_dir + "/model.safetensors");
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (const auto& [key, t] : a) {
+    EXPECT_TRUE(b.count(key)) << key;
+    if (!b.count(key)) continue;
+    worst = std::max(worst, (t - b.at(key)).abs().max().item<double>());
+  }
+  return worst;
+}
+
+// step -> loss, the last record of each step in metrics.jsonl.
+std::map<int64_t, double> losses(const std::string& name) {
+  std::map<int64_t, double> out;
+  std::istringstream in(read_file(workspace().path("ck/" + name + "/metrics.jsonl")));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) out[j["step"].get<int64_t>()] = j["loss"].get<double>();
+  }
+  return out;
+}
+
+TEST(ReaderDist, TwoRanksEqualOneRankWithDoubleBatchOrAccumulation) {
+  auto& ws = workspace();
+  const std::string common = "--total_steps 5 --save_freq 5 --eval_freq 1000 --dropout 0 --seed 1 ";
+  ws.run_ok(ws.train_command(2, "eq2", common + "--per_gpu_batch_size 1"));
+  ws.run_ok(ws.train_command(1, "eq1", common + "--per_gpu_batch_size 2"));
+  // Accumulation: 5 optimizer steps of 2 micro-batches of 1. The seed counts
+  // micro-batches in total_steps but optimizer steps in the schedule, so the
+  // schedule's length is given explicitly.
+  ws.run_ok(ws.train_command(1, "eqacc", "--total_steps 10 --save_freq 10 --eval_freq 1000 "
+                                         "--dropout 0 --seed 1 --per_gpu_batch_size 1 "
+                                         "--accumulation_steps 2 --scheduler_steps 5"));
+  const double d2 = max_weight_difference(checkpoint("eq2", "step-5"), checkpoint("eq1", "step-5"));
+  EXPECT_LT(d2, 1e-5);
+  // The weights moved: the comparison is not between two untouched models.
+  EXPECT_GT(max_weight_difference(checkpoint("eq1", "step-5"), ws.path("t5")), 1e-4);
+  auto l2 = losses("eq2"), l1 = losses("eq1");
+  ASSERT_EQ(l2.size(), 5u);
+  for (auto& [s, v] : l1) EXPECT_NEAR(v, l2[s], 1e-5) << "step " << s;
+  EXPECT_LT(max_weight_difference(checkpoint("eqacc", "step-10"), checkpoint("eq1", "step-5")), 1e-5);
+}
+
+TEST(ReaderDist, TestReaderIdenticalOnOneAndTwoRanks) {
+  auto& ws = workspace();
+  ws.run_ok(ws.train_command(1, "base", "--total_steps 4 --save_freq 4 --eval_freq 1000 --per_gpu_batch_size 2"));
+  const std::string model = checkpoint("base", "step-4");
+  const std::string opts = "--model_path " + model + " --per_gpu_batch_size 3 --write_results "
+                           "--write_crossattention_scores";
+  ws.run_ok(ws.test_command(1, "eval1", opts));
+  ws.run_ok(ws.test_command(2, "eval2", opts));
+  const std::string r1 = ws.path("ck/eval1/"), r2 = ws.path("ck/eval2/");
+  EXPECT_EQ(read_file(r1 + "final_output.txt"), read_file(r2 + "final_output.txt"));
+  auto m1 = read_json_file(r1 + "eval_metrics.json"), m2 = read_json_file(r2 + "eval_metrics.json");
+  EXPECT_EQ(m1["exact_match"], m2["exact_match"]);
+  EXPECT_EQ(m1["total"].get<int>(), 24);  // 15% of 160 synthetic questions
+  // Scores: the same examples, in input order, with reader scores in the first
+  // n_context ctxs (and ctxs sorted by their original score first).
+  std::istringstream s1(read_file(r1 + "dataset_wscores.json")), s2(read_file(r2 + "dataset_wscores.json"));
+  std::string a, b;
+  int n = 0;
+  while (std::getline(s1, a)) {
+    ASSERT_TRUE(std::getline(s2, b));
+    auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
+    EXPECT_EQ(ja["id"], jb["id"]);
+    for (int j = 0; j < 2; ++j) {
+      EXPECT_NEAR(ja["ctxs"][j]["score"].get<double>(), jb["ctxs"][j]["score"].get<double>(), 1e-6);
+      EXPECT_NE(ja["ctxs"][j]["score"].get<double>(), 3.0 - j);  // replaced
+    }
+    EXPECT_EQ(ja["ctxs"][2]["score"].get<double>(), 1.0);  // beyond n_context: kept
+    ++n;
+  }
+  EXPECT_EQ(n, 24);
+}
+
+TEST(ReaderDist, KilledRankEndsJobAndRerunResumesExactly) {
+  auto& ws = workspace();
+  const std::string opts = "--total_steps 16 --save_freq 2 --eval_freq 1000 --dropout 0.1 --seed 3 "
+                           "--per_gpu_batch_size 1";
+  ws.run_ok(ws.train_command(2, "full", opts));
+  const std::string cmd = ws.train_command(2, "killed", opts);
+  const std::string rc_file = ws.path("killed.rc");
+  ASSERT_EQ(std::system(("(" + cmd + " > " + ws.path("killed.log") + " 2>&1; echo $? > " + rc_file +
+                         ") &").c_str()), 0);
+  // Wait for a checkpoint, then SIGKILL one rank (a `fid` process, not mpiexec).
+  const auto start = std::chrono::steady_clock::now();
+  while (!path_exists(checkpoint("killed", "step-4"))) {
+    ASSERT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(240)) << read_file(ws.path("killed.log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string pids;
+  run_command("pgrep -f '^" + fid_binary() + " train-reader .*--name killed'", &pids);
+  ASSERT_FALSE(pids.empty());
+  const std::string victim = pids.substr(0, pids.find('\n'));
+  ASSERT_EQ(run_command("kill -9 " + victim), 0);
+  const auto killed_at = std::chrono::steady_clock::now();
+  while (!path_exists(rc_file) || read_file(rc_file).empty()) {
+    ASSERT_LT(std::chrono::steady_clock::now() - killed_at, std::chrono::seconds(30))
+        << "the job did not end within 30 s of a rank's death";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(std::stoi(read_file(rc_file)), 0);
+  const bool finished_before_kill = path_exists(checkpoint("killed", "step-16"));
+  ASSERT_FALSE(finished_before_kill) << "the run ended before the kill; nothing was tested";
+
+  // The same command again resumes from `latest` and finishes.
+  std::string out = ws.run_ok(cmd);
+  EXPECT_NE(out.find("resuming"), std::string::npos) << out;
+  auto full = losses("full"), resumed = losses("killed");
+  ASSERT_EQ(full.size(), 16u);
+  ASSERT_EQ(resumed.size(), 16u);
+  for (auto& [s, v] : full) EXPECT_NEAR(resumed[s], v, 1e-6) << "step " << s;
+  EXPECT_LT(max_weight_difference(checkpoint("killed", "step-16"), checkpoint("full", "step-16")), 1e-6);
+}
+
+TEST(ReaderDist, CorruptedCheckpointIsRefusedNamingTheFile) {
+  auto& ws = workspace();
+  ws.run_ok(ws.train_command(1, "corrupt", "--total_steps 2 --save_freq 2 --eval_freq 1000"));
+  const std::string weights = checkpoint("corrupt", "step-2") + "/model.safetensors";
+  std::string bytes = read_file(weights);
+  bytes[bytes.size() - 3] ^= 0x10;
+  write_text(weights, bytes);
+  std::string out;
+  EXPECT_NE(run_command(ws.train_command(1, "corrupt", "--total_steps 4 --save_freq 2 --eval_freq 1000"), &out), 0);
+  EXPECT_NE(out.find("model.safetensors"), std::string::npos) << out;
+  EXPECT_NE(out.find("corrupted"), std::string::npos) << out;
+  std::filesystem::resize_file(weights, bytes.size() / 2);
+  EXPECT_NE(run_command(ws.train_command(1, "corrupt", "--total_steps 4 --save_freq 2 --eval_freq 1000"), &out), 0);
+  EXPECT_NE(out.find("truncated"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace fid::testing
