@@ -45,8 +45,10 @@ index::DenseIndex train_shared_index(dist::Communicator& comm, const index::Inde
                                      const std::vector<float>& sample);
 
 // Every rank passes its own queries (local_nq, dim); returns the global top-k
-// of those queries over all ranks' indexes.
+// of those queries over all ranks' indexes (in rounds of `batch` per rank
+// when > 0).
 TopK search_sharded(dist::Communicator& comm, const index::DenseIndex& local_index,
-                    const IdMap& ids, const float* local_queries, int64_t local_nq, int k);
+                    const IdMap& ids, const float* local_queries, int64_t local_nq, int k,
+                    int64_t batch = 0);
 
 }  // namespace fid::sharding

@@ -156,21 +156,35 @@ TopK distributed_search(dist::Communicator& comm, const std::string& local_queri
 
 TopK distributed_search_dense(dist::Communicator& comm, const float* local_queries,
                               int64_t local_nq, int64_t dim, int k,
-                              const DenseSearchCallback& search) {
+                              const DenseSearchCallback& search, int64_t batch) {
   FID_CHECK(dim > 0, "query dimension must be > 0");
-  std::string bytes(reinterpret_cast<const char*>(local_queries),
-                    static_cast<size_t>(local_nq * dim) * sizeof(float));
-  return distributed_search(
-      comm, bytes, local_nq, k,
-      [&](const std::string& q, int64_t nq, int kk, float* scores, int64_t* ids) {
-        FID_CHECK(q.size() == static_cast<size_t>(nq * dim) * sizeof(float),
-                  "query batch of ", q.size(), " bytes is not ", nq, " x ", dim, " floats ",
-                  "(do all ranks use the same query dimension?)");
-        // Copy into aligned float storage (string data need not be aligned).
-        std::vector<float> m(static_cast<size_t>(nq * dim));
-        std::memcpy(m.data(), q.data(), q.size());
-        search(m.data(), nq, kk, scores, ids);
-      });
+  auto callback = [&](const std::string& q, int64_t nq, int kk, float* scores, int64_t* ids) {
+    FID_CHECK(q.size() == static_cast<size_t>(nq * dim) * sizeof(float), "query batch of ",
+              q.size(), " bytes is not ", nq, " x ", dim, " floats ",
+              "(do all ranks use the same query dimension?)");
+    // Copy into aligned float storage (string data need not be aligned).
+    std::vector<float> m(static_cast<size_t>(nq * dim));
+    std::memcpy(m.data(), q.data(), q.size());
+    search(m.data(), nq, kk, scores, ids);
+  };
+  const int64_t per_round = batch > 0 ? batch : std::max<int64_t>(local_nq, 1);
+  const int64_t my_rounds = (local_nq + per_round - 1) / per_round;
+  const int64_t rounds = std::max<int64_t>(1, dist::all_reduce_max(comm, my_rounds));
+  TopK out;
+  out.nq = local_nq;
+  out.k = k;
+  out.scores.reserve(static_cast<size_t>(local_nq * k));
+  out.ids.reserve(static_cast<size_t>(local_nq * k));
+  for (int64_t r = 0; r < rounds; ++r) {
+    const int64_t begin = std::min(local_nq, r * per_round);
+    const int64_t n = std::min(local_nq, begin + per_round) - begin;
+    std::string bytes(reinterpret_cast<const char*>(local_queries + begin * dim),
+                      static_cast<size_t>(n * dim) * sizeof(float));
+    TopK part = distributed_search(comm, bytes, n, k, callback);
+    out.scores.insert(out.scores.end(), part.scores.begin(), part.scores.end());
+    out.ids.insert(out.ids.end(), part.ids.begin(), part.ids.end());
+  }
+  return out;
 }
 
 std::string encode_strings(const std::vector<std::string>& items) {

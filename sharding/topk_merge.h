@@ -48,12 +48,14 @@ TopK distributed_search(dist::Communicator& comm, const std::string& local_queri
                         int64_t local_nq, int k, const SearchCallback& search);
 
 // Dense form: local_queries is (local_nq, dim) row-major; `search` receives
-// all queries as a float matrix.
+// all queries as a float matrix. With batch > 0, queries go in rounds of at
+// most `batch` per rank, bounding memory for large question sets (every
+// rank takes part in every round, also once its own queries are done).
 using DenseSearchCallback =
     std::function<void(const float* queries, int64_t nq, int k, float* scores, int64_t* ids)>;
 TopK distributed_search_dense(dist::Communicator& comm, const float* local_queries,
                               int64_t local_nq, int64_t dim, int k,
-                              const DenseSearchCallback& search);
+                              const DenseSearchCallback& search, int64_t batch = 0);
 
 // Length-prefixed strings (for BM25 query text): concatenations of encoded
 // batches decode as one batch.

@@ -84,6 +84,10 @@ void check_flat_equals_exact(int num_shards) {
 
   TopK got = search_sharded(comm, local, ids, all_queries.data() + first * d, my_nq, k);
   ASSERT_EQ(got.nq, my_nq);
+  // In rounds of 2 queries per rank (ranks run out of queries at different rounds).
+  TopK rounds = search_sharded(comm, local, ids, all_queries.data() + first * d, my_nq, k, 2);
+  EXPECT_EQ(rounds.ids, got.ids);
+  EXPECT_EQ(rounds.scores, got.scores);
 
   faiss::IndexFlatIP exact(d);
   exact.add(n, base.data());
