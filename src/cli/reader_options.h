@@ -28,6 +28,14 @@ inline void add_run_options(CLI::App& app, std::string& name, std::string& check
   app.add_option(flag("seed"), seed, "random seed")->capture_default_str();
 }
 
+// Evaluation, checkpoint and log frequencies (the seed's, plus --log_freq).
+inline void add_loop_options(CLI::App& app, train::LoopOptions& o) {
+  app.add_option(flag("eval_freq"), o.eval_freq, "steps between evaluations")->capture_default_str();
+  app.add_option(flag("save_freq"), o.save_freq, "steps between checkpoints")->capture_default_str();
+  app.add_option(flag("log_freq"), o.log_freq, "optimizer steps between metrics.jsonl records")
+      ->capture_default_str();
+}
+
 inline void add_optim_options(CLI::App& app, train::ScheduleOptions& s, train::OptimOptions& o,
                               int64_t& accumulation_steps, double& dropout) {
   app.add_option(flag("warmup_steps"), s.warmup_steps)->capture_default_str();

@@ -21,7 +21,8 @@ class TestReaderCommand : public Command {
     app.add_option(flag("eval_data"), eval_data_, "questions with ctxs (FiD JSON or JSONL)")->required();
     app.add_option(flag("max_length"), o_.max_length, "generation length, start token included")
         ->capture_default_str();
-    app.add_option(flag("eval_print_freq"), eval_print_freq_)->capture_default_str();
+    app.add_option(flag("eval_print_freq"), o_.print_freq, "batches between progress lines")
+        ->capture_default_str();
     app.add_flag(flag("write_results"), write_results_, "write final_output.txt (id<TAB>answer)");
     app.add_flag(flag("write_crossattention_scores"), write_scores_,
                  "write dataset_wscores.json with the reader's passage scores");
@@ -59,7 +60,6 @@ class TestReaderCommand : public Command {
   std::string name_ = "experiment_name", checkpoint_dir_ = "./checkpoint/", model_path_ = "none";
   std::string eval_data_;
   int64_t seed_ = 0;
-  int64_t eval_print_freq_ = 1000;
   bool write_results_ = false, write_scores_ = false;
 };
 

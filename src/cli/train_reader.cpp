@@ -13,22 +13,21 @@ class TrainReaderCommand : public Command {
     return "Train a Fusion-in-Decoder reader (data parallel over the MPI ranks)";
   }
   void add_options(CLI::App& app) override {
-    add_run_options(app, o_.name, o_.checkpoint_dir, o_.model_path, o_.per_gpu_batch_size, o_.seed);
+    add_run_options(app, o_.loop.name, o_.loop.checkpoint_dir, o_.model_path,
+                    o_.loop.per_gpu_batch_size, o_.loop.seed);
     app.add_option(flag("train_data"), o_.train_data, "training set (FiD JSON or JSONL)")->required();
     app.add_option(flag("eval_data"), o_.eval_data, "dev set evaluated every --eval_freq steps");
-    app.add_option(flag("eval_freq"), o_.eval_freq)->capture_default_str();
-    app.add_option(flag("save_freq"), o_.save_freq)->capture_default_str();
-    app.add_option(flag("eval_print_freq"), o_.eval_print_freq)->capture_default_str();
+    add_loop_options(app, o_.loop);
+    app.add_option(flag("eval_print_freq"), o_.eval_print_freq,
+                   "evaluation batches between progress lines")->capture_default_str();
     app.add_option(flag("max_eval_examples"), o_.max_eval_examples,
                    "evaluate on the first N dev examples only (-1: all)")->capture_default_str();
-    app.add_option(flag("log_freq"), o_.log_freq, "optimizer steps between metrics.jsonl records")
-        ->capture_default_str();
     app.add_option(flag("model_size"), model_size_,
                    "accepted for compatibility; pretrained downloads are unavailable, use --model_path");
     app.add_flag(flag("use_checkpoint"), o_.use_checkpoint,
                  "recompute encoder activations in backward (less memory)");
     add_reader_input_options(app, o_.input);
-    add_optim_options(app, o_.schedule, o_.optim, o_.accumulation_steps, o_.dropout);
+    add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override { train::train_reader(comm, o_); }
 

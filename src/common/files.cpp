@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -23,8 +24,15 @@ std::string read_file(const std::string& path) {
             " (check the path and its permissions)");
   std::string data;
   in.seekg(0, std::ios::end);
-  data.resize(static_cast<size_t>(in.tellg()));
+  const std::streamoff size = in.tellg();
   in.seekg(0, std::ios::beg);
+  if (size < 0) {  // /proc files and pipes have no size: read them as a stream
+    in.clear();
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  data.resize(static_cast<size_t>(size));
   in.read(data.data(), static_cast<std::streamsize>(data.size()));
   FID_CHECK(in.good() || in.eof(), "error reading '", path, "'");
   return data;

@@ -58,9 +58,14 @@ FidBatch encode_fid_batch(const T5Tokenizer& tokenizer, const std::vector<FidTex
   return out;
 }
 
-RetrieverBatch encode_retriever_batch(const BertTokenizer& tokenizer,
-                                      const std::vector<RetrieverTextExample>& examples,
-                                      int64_t question_maxlength, int64_t passage_maxlength) {
+namespace {
+// The reference's RetrieverCollator for any tokenizer with encode_batch: a
+// BERT retriever uses WordPiece; a retriever directory with spiece.model uses
+// sentencepiece (T5's special ids, no [CLS]).
+template <typename Tokenizer>
+RetrieverBatch encode_retriever(const Tokenizer& tokenizer,
+                                const std::vector<RetrieverTextExample>& examples,
+                                int64_t question_maxlength, int64_t passage_maxlength) {
   FID_CHECK(question_maxlength > 0 && passage_maxlength > 0,
             "question_maxlength and passage_maxlength must be positive");
   RetrieverBatch out;
@@ -93,6 +98,19 @@ RetrieverBatch encode_retriever_batch(const BertTokenizer& tokenizer,
     }
   }
   return out;
+}
+}  // namespace
+
+RetrieverBatch encode_retriever_batch(const BertTokenizer& tokenizer,
+                                      const std::vector<RetrieverTextExample>& examples,
+                                      int64_t question_maxlength, int64_t passage_maxlength) {
+  return encode_retriever(tokenizer, examples, question_maxlength, passage_maxlength);
+}
+
+RetrieverBatch encode_retriever_batch(const T5Tokenizer& tokenizer,
+                                      const std::vector<RetrieverTextExample>& examples,
+                                      int64_t question_maxlength, int64_t passage_maxlength) {
+  return encode_retriever(tokenizer, examples, question_maxlength, passage_maxlength);
 }
 
 }  // namespace fid::text

@@ -64,5 +64,9 @@ struct RetrieverBatch {
 RetrieverBatch encode_retriever_batch(const BertTokenizer& tokenizer,
                                       const std::vector<RetrieverTextExample>& examples,
                                       int64_t question_maxlength, int64_t passage_maxlength);
+// The same with a sentencepiece tokenizer (retriever directories with spiece.model).
+RetrieverBatch encode_retriever_batch(const T5Tokenizer& tokenizer,
+                                      const std::vector<RetrieverTextExample>& examples,
+                                      int64_t question_maxlength, int64_t passage_maxlength);
 
 }  // namespace fid::text

@@ -46,8 +46,4 @@ std::vector<int64_t> DataOrder::rank_slice(int64_t step, int rank, int64_t per_r
   return {perm_.begin() + begin, perm_.begin() + begin + per_rank_batch};
 }
 
-uint64_t DataOrder::choice(int64_t step, int64_t example) const {
-  return mix(seed_ ^ mix(static_cast<uint64_t>(step) * 31 + static_cast<uint64_t>(example)));
-}
-
 }  // namespace fid::train

@@ -16,9 +16,6 @@ class DataOrder {
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
   // Example indices of rank `rank`'s slice of the global batch of 0-based `step`.
   std::vector<int64_t> rank_slice(int64_t step, int rank, int64_t per_rank_batch);
-  // A deterministic number for choices made per example and step (which
-  // answer becomes the target when an example has no `target`).
-  uint64_t choice(int64_t step, int64_t example) const;
 
  private:
   void ensure_epoch(int64_t epoch);

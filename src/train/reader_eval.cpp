@@ -52,6 +52,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
   std::vector<data::Example> batch;
   std::vector<int64_t> batch_index;
   Progress progress("evaluating " + path, -1, "examples");
+  int64_t batches = 0;
 
   auto flush = [&] {
     if (batch.empty()) return;
@@ -82,6 +83,10 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
       }
     }
     progress.add(static_cast<int64_t>(batch.size()));
+    if (options.print_freq > 0 && ++batches % options.print_freq == 0) {
+      log::info("evaluation on rank ", comm.rank(), ": ", batches, " batches | average = ",
+                scored > 0 ? em_sum / static_cast<double>(scored) : 0.0);
+    }
     batch.clear();
     batch_index.clear();
   };

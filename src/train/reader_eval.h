@@ -19,6 +19,7 @@ struct ReaderEvalOptions {
   int64_t max_examples = -1;  // evaluate only the first examples (-1: all)
   bool with_scores = false;   // cross-attention scores of the first decoding step
   bool gather = false;        // collect answers (and scores) on rank 0
+  int64_t print_freq = 1000;  // batches between progress lines (the seed's --eval_print_freq)
 };
 
 struct ReaderEvalResult {

@@ -53,6 +53,11 @@ TEST(Files, MissingFileErrorNamesIt) {
   }
 }
 
+TEST(Files, ReadsFilesWithoutASize) {
+  // /proc files report no size; they must still be read whole.
+  EXPECT_NE(read_file("/proc/self/status").find("VmRSS"), std::string::npos);
+}
+
 TEST(Files, InvalidJsonErrorNamesFile) {
   testing::TempDir dir;
   testing::write_text(dir.file("bad.json"), "{\"a\": [1, 2");

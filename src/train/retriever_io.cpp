@@ -1,0 +1,102 @@
+#include "train/retriever_io.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/dropout.h>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "model/retriever_io.h"
+#include "text/fid_encoding.h"
+
+namespace fid::train {
+namespace {
+
+at::Tensor long_tensor(const std::vector<int64_t>& v, at::IntArrayRef shape) {
+  return at::from_blob(const_cast<int64_t*>(v.data()), shape, at::kLong).clone();
+}
+
+}  // namespace
+
+LoadedRetriever::LoadedRetriever(const std::string& dir) : dir_(dir) {
+  FID_CHECK(is_directory(dir), "retriever model directory '", dir,
+            "' does not exist (`fid init-model --arch bert` creates one)");
+  model_ = model::load_retriever(dir);
+  if (path_exists(join_path(dir, "vocab.txt"))) {
+    wordpiece_ = text::BertTokenizer::load(dir);
+  } else if (path_exists(join_path(dir, "spiece.model"))) {
+    text::T5TokenizerOptions o;
+    o.convention = text::T5Convention::kV4;  // </s> closes each text, as [SEP] does
+    sentencepiece_ = text::T5Tokenizer::load(join_path(dir, "spiece.model"), o);
+  } else {
+    FID_THROW("retriever directory '", dir, "' has neither vocab.txt nor spiece.model");
+  }
+}
+
+RetrieverInputs LoadedRetriever::encode_examples(const std::vector<const data::Example*>& examples,
+                                                 int64_t n_context, bool with_scores) const {
+  std::vector<text::RetrieverTextExample> texts;
+  for (const data::Example* ex : examples) {
+    FID_CHECK(static_cast<int64_t>(ex->ctxs.size()) >= n_context, "example '", ex->id, "' has ",
+              ex->ctxs.size(), " ctxs but --n_context is ", n_context,
+              ": retrieve more passages or lower --n_context");
+    text::RetrieverTextExample t;
+    t.question = text::format_question(ex->question);
+    for (int64_t j = 0; j < n_context; ++j) {
+      const data::Context& c = ex->ctxs[static_cast<size_t>(j)];
+      t.passages.push_back(text::format_passage(c.title, c.text));
+      if (with_scores) {
+        FID_CHECK(c.has_score, "example '", ex->id, "' ctx ", j,
+                  " has no score: train-retriever needs the reader's scores "
+                  "(test-reader --write_crossattention_scores)");
+        t.scores.push_back(static_cast<float>(c.score));
+      }
+    }
+    texts.push_back(std::move(t));
+  }
+  const auto& cfg = model_->config();
+  text::RetrieverBatch b =
+      wordpiece_ ? text::encode_retriever_batch(*wordpiece_, texts, cfg.question_maxlength, cfg.passage_maxlength)
+                 : text::encode_retriever_batch(*sentencepiece_, texts, cfg.question_maxlength, cfg.passage_maxlength);
+  RetrieverInputs in;
+  in.question_ids = long_tensor(b.question_ids, {b.batch, b.question_length});
+  in.question_mask = long_tensor(b.question_mask, {b.batch, b.question_length});
+  in.passage_ids = long_tensor(b.passage_ids, {b.batch, b.n_passages, b.passage_length});
+  in.passage_mask = long_tensor(b.passage_mask, {b.batch, b.n_passages, b.passage_length});
+  if (with_scores) {
+    in.gold_score = at::from_blob(b.gold_score.data(), {b.batch, b.n_passages}, at::kFloat).clone();
+  }
+  return in;
+}
+
+RetrieverInputs LoadedRetriever::encode_questions(const std::vector<std::string>& questions) const {
+  std::vector<std::string> formatted;
+  for (const auto& q : questions) formatted.push_back(text::format_question(q));
+  const int64_t len = model_->config().question_maxlength;
+  text::TokenBatch t = wordpiece_ ? wordpiece_->encode_batch(formatted, {len, true})
+                                  : sentencepiece_->encode_batch(formatted, {len, true});
+  RetrieverInputs in;
+  in.question_ids = long_tensor(t.ids, {t.rows, t.length});
+  in.question_mask = long_tensor(t.mask, {t.rows, t.length});
+  return in;
+}
+
+RetrieverInputs LoadedRetriever::encode_passages(const std::vector<std::string>& titles,
+                                                 const std::vector<std::string>& texts) const {
+  std::vector<std::string> formatted;
+  for (size_t i = 0; i < texts.size(); ++i) formatted.push_back(text::format_passage(titles[i], texts[i]));
+  const int64_t len = model_->config().passage_maxlength;
+  text::TokenBatch t = wordpiece_ ? wordpiece_->encode_batch(formatted, {len, true})
+                                  : sentencepiece_->encode_batch(formatted, {len, true});
+  RetrieverInputs in;
+  in.passage_ids = long_tensor(t.ids, {t.rows, t.length});
+  in.passage_mask = long_tensor(t.mask, {t.rows, t.length});
+  return in;
+}
+
+void set_dropout(torch::nn::Module& module, double p) {
+  for (const auto& m : module.modules()) {
+    if (auto* d = m->as<torch::nn::DropoutImpl>()) d->options.p(p);
+  }
+}
+
+}  // namespace fid::train

@@ -1,0 +1,178 @@
+#include "train/retriever_trainer.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "data/example_reader.h"
+#include "data/indexed_dataset.h"
+#include "dist/collectives.h"
+#include "model/retriever_io.h"
+#include "train/retriever_io.h"
+
+namespace fid::train {
+namespace {
+
+const int kTopK[] = {1, 2, 5};
+
+// The seed's eval_batch for one question: `order` lists gold positions
+// (ctxs are sorted by gold score) in the order the retriever ranks them.
+void score_question(const std::vector<int64_t>& order, int64_t n_context, std::vector<double>& sums) {
+  double inversions = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (size_t j = i + 1; j < order.size(); ++j) inversions += order[i] > order[j] ? 1 : 0;
+  }
+  sums[0] += inversions;
+  size_t m = 1;
+  for (int k : kTopK) {
+    if (k > n_context) break;
+    double in_top = 0;
+    for (int i = 0; i < k; ++i) in_top += order[static_cast<size_t>(i)] < k ? 1 : 0;
+    int64_t last = 0;  // passages needed to hold every gold top-k passage
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (order[i] < k) last = static_cast<int64_t>(i) + 1;
+    }
+    sums[m++] += in_top / k;
+    sums[m++] += static_cast<double>(last);
+  }
+}
+
+class RetrieverTask : public TrainTask {
+ public:
+  RetrieverTask(const RetrieverTrainOptions& o, const std::string& dir, bool resume)
+      : o_(o), r_(dir), train_(o.train_data, dataset_options(o)),
+        slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
+    if (o.reset_projection > 0 && !resume) reset_head(o.reset_projection);
+    set_dropout(*r_.model(), o.dropout);
+  }
+  torch::nn::Module& module() override { return *r_.model(); }
+  int64_t num_examples() const override { return train_.size(); }
+
+  double prepare(int slot, const std::vector<int64_t>& indices, int64_t) override {
+    std::vector<data::Example> exs(indices.size());
+    std::vector<const data::Example*> ptrs;
+    for (size_t k = 0; k < indices.size(); ++k) {
+      train_.get(indices[k], exs[k]);
+      ptrs.push_back(&exs[k]);
+    }
+    slots_[static_cast<size_t>(slot)] = r_.encode_examples(ptrs, o_.n_context, true);
+    // FiD's KL loss is a mean over all B*N elements.
+    return static_cast<double>(slots_[static_cast<size_t>(slot)].gold_score.numel());
+  }
+
+  at::Tensor loss(int slot) override {
+    RetrieverInputs& in = slots_[static_cast<size_t>(slot)];
+    return r_.model()->forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask,
+                               in.gold_score).loss;
+  }
+
+  std::map<std::string, double> evaluate(dist::Communicator& comm) override {
+    if (o_.eval_data.empty() || o_.eval_data == "none") return {};
+    torch::NoGradGuard no_grad;
+    r_.model()->eval();
+    data::ReaderOptions ro = dataset_options(o_);
+    ro.shard_rank = comm.rank();
+    ro.shard_world = comm.size();
+    data::ExampleReader in(o_.eval_data, ro);
+    std::vector<double> sums(1 + 2 * std::size(kTopK), 0.0);
+    double loss_sum = 0, elements = 0, questions = 0;
+    std::vector<data::Example> batch;
+    auto flush = [&] {
+      if (batch.empty()) return;
+      std::vector<const data::Example*> ptrs;
+      for (auto& e : batch) ptrs.push_back(&e);
+      RetrieverInputs x = r_.encode_examples(ptrs, o_.n_context, true);
+      auto out = r_.model()->forward(x.question_ids, x.question_mask, x.passage_ids, x.passage_mask,
+                                     x.gold_score);
+      loss_sum += out.loss.item<double>() * static_cast<double>(x.gold_score.numel());
+      elements += static_cast<double>(x.gold_score.numel());
+      at::Tensor order = at::argsort(out.score, /*dim=*/1, /*descending=*/true).contiguous();
+      for (int64_t b = 0; b < order.size(0); ++b) {
+        const int64_t* p = order[b].data_ptr<int64_t>();
+        score_question(std::vector<int64_t>(p, p + order.size(1)), o_.n_context, sums);
+        questions += 1;
+      }
+      batch.clear();
+    };
+    data::Example ex;
+    while (in.next(ex)) {
+      batch.push_back(ex);
+      if (static_cast<int64_t>(batch.size()) == o_.loop.per_gpu_batch_size) flush();
+    }
+    flush();
+    r_.model()->train();
+    // Means over the whole dev set, on every rank.
+    std::vector<double> values = {loss_sum / std::max(1.0, elements)};
+    std::vector<double> weights = {elements};
+    for (double s : sums) {
+      values.push_back(s / std::max(1.0, questions));
+      weights.push_back(questions);
+    }
+    auto means = dist::weighted_averages(comm, values, weights);
+    std::map<std::string, double> m = {{"eval_loss", means[0].mean}, {"inversions", means[1].mean}};
+    size_t i = 2;
+    for (int k : kTopK) {
+      if (k > o_.n_context) break;
+      m["avg_top" + std::to_string(k)] = means[i++].mean;
+      m["idx_top" + std::to_string(k)] = means[i++].mean;
+    }
+    return m;
+  }
+  std::string selection_metric() const override { return "eval_loss"; }
+  bool higher_is_better() const override { return false; }
+  void save_model(const std::string& dir) override {
+    model::save_retriever(*r_.model(), dir, r_.dir());
+  }
+
+ private:
+  static data::ReaderOptions dataset_options(const RetrieverTrainOptions& o) {
+    data::ReaderOptions ro;
+    ro.n_context = o.n_context;
+    ro.sort_by_score = true;  // gold order = position, as the seed's Dataset sorts
+    return ro;
+  }
+  // The seed's unconditional 256-d head, as an explicit option.
+  void reset_head(int64_t dim) {
+    auto& m = *r_.model();
+    const int64_t hidden = m.config().bert.hidden_size;
+    at::manual_seed(o_.head_seed);
+    torch::nn::Linear proj(hidden, dim);
+    torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({dim}).eps(1e-5));
+    if (m.proj) {
+      m.proj = m.replace_module("proj", proj);
+      m.norm = m.replace_module("norm", norm);
+    } else {
+      m.proj = m.register_module("proj", proj);
+      m.norm = m.register_module("norm", norm);
+    }
+    m.mutable_config().projection = true;
+    m.mutable_config().indexing_dimension = dim;
+    log::info("train-retriever: new ", hidden, "->", dim, " projection head (--reset_projection)");
+  }
+  const RetrieverTrainOptions& o_;
+  LoadedRetriever r_;
+  data::IndexedDataset train_;
+  std::vector<RetrieverInputs> slots_;
+};
+
+}  // namespace
+
+void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& o) {
+  FID_CHECK(!o.train_data.empty() && o.train_data != "none", "--train_data is required");
+  FID_CHECK(path_exists(o.train_data), "--train_data '", o.train_data, "' does not exist");
+  FID_CHECK(o.eval_data.empty() || o.eval_data == "none" || path_exists(o.eval_data),
+            "--eval_data '", o.eval_data, "' does not exist");
+  FID_CHECK(o.n_context > 0, "--n_context must be positive");
+  StartPoint start = start_point(comm, o.loop, o.model_path);
+  RetrieverTask task(o, start.model_dir, start.resume);
+  run_training(comm, task, o.loop, start);
+}
+
+}  // namespace fid::train

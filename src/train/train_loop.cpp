@@ -1,0 +1,169 @@
+#include "train/train_loop.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <memory>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "dist/collectives.h"
+#include "dist/grad_reducer.h"
+#include "train/checkpoint.h"
+#include "train/data_order.h"
+#include "train/run_log.h"
+
+namespace fid::train {
+namespace {
+
+void validate(const LoopOptions& o) {
+  FID_CHECK(o.per_gpu_batch_size > 0, "--per_gpu_batch_size must be positive");
+  FID_CHECK(o.accumulation_steps > 0, "--accumulation_steps must be positive");
+  FID_CHECK(o.schedule.total_steps > 0, "--total_steps must be positive");
+  FID_CHECK(o.eval_freq > 0 && o.save_freq > 0 && o.log_freq > 0,
+            "--eval_freq, --save_freq and --log_freq must be positive");
+  // A checkpoint in the middle of an accumulation group would lose the
+  // gradients gathered so far and make resuming inexact.
+  FID_CHECK(o.save_freq % o.accumulation_steps == 0 && o.eval_freq % o.accumulation_steps == 0,
+            "--save_freq and --eval_freq must be multiples of --accumulation_steps");
+}
+
+}  // namespace
+
+StartPoint start_point(dist::Communicator& comm, const LoopOptions& options,
+                       const std::string& model_path) {
+  CheckpointManager ckpt(options.checkpoint_dir, options.name);
+  const std::string resume = dist::broadcast_string(comm, comm.rank() == 0 ? ckpt.latest() : "");
+  const std::string dir = resume.empty() ? model_path : resume;
+  FID_CHECK(!dir.empty() && dir != "none",
+            "--model_path is required for a new run (`fid init-model` creates a model "
+            "directory); pretrained downloads are not available");
+  return StartPoint{dir, !resume.empty()};
+}
+
+void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& o,
+                  const StartPoint& start) {
+  validate(o);
+  const int rank = comm.rank();
+  const int world = comm.size();
+  CheckpointManager ckpt(o.checkpoint_dir, o.name);
+  std::vector<at::Tensor> params = task.module().parameters();
+  auto optimizer = make_optimizer(o.optim, params);
+  LrSchedule schedule(o.schedule);
+
+  int64_t step = 0;
+  const bool higher = task.higher_is_better();
+  double best = higher ? -1e300 : 1e300;
+  at::manual_seed(static_cast<uint64_t>(o.seed + rank));  // dropout differs per rank, as in the seed
+  if (start.resume) {
+    LoadedCheckpoint ck = open_checkpoint(start.model_dir, optimizer.get());
+    step = ck.state.at("step").get<int64_t>();
+    best = ck.state.value("best_eval_metric", best);
+    const int saved_world = ck.state.value("world_size", world);
+    auto it = ck.tensors.find("rng_rank" + std::to_string(rank));
+    if (saved_world == world && it != ck.tensors.end()) {
+      set_cpu_rng_state(it->second);
+    } else {
+      log::warn("resuming with ", world, " ranks a run saved with ", saved_world,
+                ": dropout randomness will differ from an uninterrupted run");
+    }
+    log::info("resuming '", start.model_dir, "' at step ", step);
+  }
+  dist::broadcast_parameters(comm, params);
+  dist::GradReducer reducer(comm, params);
+
+  const int64_t global_batch = o.per_gpu_batch_size * world;
+  DataOrder order(task.num_examples(), global_batch, static_cast<uint64_t>(o.seed));
+  log::info(o.name, ": ", task.num_examples(), " examples, ", world, " ranks x batch ",
+            o.per_gpu_batch_size, ", ", order.batches_per_epoch(), " steps per epoch");
+  std::unique_ptr<RunLogger> run_log;
+  if (rank == 0) run_log = std::make_unique<RunLogger>(ckpt.run_dir());
+
+  auto save = [&](const std::string& tag) {
+    // Every rank's RNG goes into the checkpoint: resuming restores each one.
+    at::Tensor states = dist::all_gather_tensor(comm, cpu_rng_state());
+    if (rank == 0) {
+      std::map<std::string, at::Tensor> tensors;
+      for (int r = 0; r < world; ++r) tensors["rng_rank" + std::to_string(r)] = states[r].clone();
+      nlohmann::json st = {{"step", step}, {"best_eval_metric", best}, {"world_size", world},
+                           {"per_gpu_batch_size", o.per_gpu_batch_size}, {"seed", o.seed}};
+      ckpt.save(tag, [&](const std::string& dir) { task.save_model(dir); }, optimizer.get(), st,
+                tensors, /*update_latest=*/true);
+      log::info("saved checkpoint ", tag, " at step ", step);
+    }
+    comm.barrier();
+  };
+
+  task.module().train();
+  double group_weight = 0;  // loss weight of the whole group, all ranks
+  std::vector<double> weights(static_cast<size_t>(o.accumulation_steps));
+  double loss_sum = 0;  // sum of weighted losses of this group on this rank
+  double interval_loss = 0;
+  int64_t interval_groups = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (step < o.schedule.total_steps) {
+    const int slot = static_cast<int>(step % o.accumulation_steps);
+    if (slot == 0) {
+      // Collate the whole group first: the loss is normalised by the weight
+      // of every micro-batch on every rank.
+      double local = 0;
+      for (int a = 0; a < o.accumulation_steps; ++a) {
+        auto idx = order.rank_slice(step + a, rank, o.per_gpu_batch_size);
+        weights[static_cast<size_t>(a)] = task.prepare(a, idx, step + a);
+        local += weights[static_cast<size_t>(a)];
+      }
+      group_weight = dist::all_reduce_sum(comm, local);
+      FID_CHECK(group_weight > 0, "a training batch carries no loss (no target tokens or scores)");
+      loss_sum = 0;
+    }
+    at::Tensor loss = task.loss(slot);
+    const double w = weights[static_cast<size_t>(slot)];
+    // A share of the global mean: summing over ranks and micro-batches gives it.
+    (loss * (w / group_weight)).backward();
+    loss_sum += loss.item<double>() * w;
+    ++step;
+
+    if (step % o.accumulation_steps == 0) {
+      reducer.reduce(1.0);
+      clip_gradients(params, o.optim.clip);
+      const int64_t opt_steps = step / o.accumulation_steps - 1;
+      set_learning_rate(*optimizer, o.optim.lr * schedule.factor(opt_steps));
+      optimizer->step();
+      optimizer->zero_grad();
+      const double group_loss = dist::all_reduce_sum(comm, loss_sum) / group_weight;
+      interval_loss += group_loss;
+      ++interval_groups;
+      if (rank == 0 && (step / o.accumulation_steps) % o.log_freq == 0) {
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double examples = static_cast<double>(global_batch * o.accumulation_steps * o.log_freq);
+        run_log->log(step, {{"loss", group_loss}, {"lr", learning_rate(*optimizer)},
+                            {"examples_per_s", examples / secs}});
+        t0 = std::chrono::steady_clock::now();
+      }
+    }
+    if (step % o.eval_freq == 0) {
+      auto metrics = task.evaluate(comm);
+      if (!metrics.empty()) {
+        const double train_loss = interval_groups ? interval_loss / static_cast<double>(interval_groups) : 0.0;
+        const double value = metrics.at(task.selection_metric());
+        log::info(step, " / ", o.schedule.total_steps, " | train: ", train_loss, " | ",
+                  task.selection_metric(), ": ", value, " | lr: ", learning_rate(*optimizer));
+        metrics["train_loss"] = train_loss;
+        if (rank == 0) run_log->log(step, metrics);
+        interval_loss = 0;
+        interval_groups = 0;
+        if (higher ? value > best : value < best) {
+          best = value;
+          save("best_dev");
+        }
+      }
+    }
+    if (step % o.save_freq == 0) save("step-" + std::to_string(step));
+    // Throughput counts training only, not evaluation or checkpoint writes.
+    if (step % o.eval_freq == 0 || step % o.save_freq == 0) t0 = std::chrono::steady_clock::now();
+  }
+  if (o.schedule.total_steps % o.save_freq != 0) save("step-" + std::to_string(step));
+}
+
+}  // namespace fid::train

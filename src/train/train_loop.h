@@ -1,0 +1,72 @@
+// The data-parallel training loop shared by train-reader and
+// train-retriever, with the seed's step semantics (a step is one micro-batch;
+// the optimizer steps every accumulation_steps steps; eval_freq and save_freq
+// count steps) and these guarantees:
+// - every step's global batch (ranks x per-rank batch) comes from one
+//   permutation of the training set shared by all ranks (DataOrder), and the
+//   loss is the weighted mean over the whole global batch (accumulation
+//   included), so W ranks with batch b compute what one rank with W*b does;
+// - gradients are summed over ranks in flat buckets, then clipped;
+// - metrics are averaged over ranks and correct on every rank;
+// - checkpoints hold the model, optimizer, schedule, step and every rank's
+//   RNG, so a rerun of the same command resumes exactly.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <torch/nn/module.h>
+
+#include "dist/communicator.h"
+#include "train/optim.h"
+#include "train/schedule.h"
+
+namespace fid::train {
+
+struct LoopOptions {
+  std::string name = "experiment_name";
+  std::string checkpoint_dir = "./checkpoint/";
+  int64_t per_gpu_batch_size = 1;
+  int64_t seed = 0;
+  int64_t eval_freq = 500;
+  int64_t save_freq = 5000;
+  int64_t accumulation_steps = 1;
+  int64_t log_freq = 1;  // optimizer steps between metrics.jsonl records
+  ScheduleOptions schedule;
+  OptimOptions optim;
+};
+
+// What a model contributes to the loop.
+class TrainTask {
+ public:
+  virtual ~TrainTask() = default;
+  virtual torch::nn::Module& module() = 0;
+  virtual int64_t num_examples() const = 0;
+  // Collates this rank's micro-batch (examples `indices`) into slot `slot`
+  // and returns its loss weight (label tokens, scored elements, ...).
+  virtual double prepare(int slot, const std::vector<int64_t>& indices, int64_t step) = 0;
+  // The mean loss of the micro-batch in `slot` (over its weight).
+  virtual at::Tensor loss(int slot) = 0;
+  // Dev metrics (every rank gets the same values) and the one that selects
+  // best_dev; empty when there is no dev set.
+  virtual std::map<std::string, double> evaluate(dist::Communicator& comm) = 0;
+  virtual std::string selection_metric() const = 0;
+  virtual bool higher_is_better() const = 0;
+  // Writes the model directory (config, weights, tokenizer).
+  virtual void save_model(const std::string& dir) = 0;
+};
+
+// Where a run starts: `latest` of an existing run (resume; the same on
+// every rank), else `model_path`.
+struct StartPoint {
+  std::string model_dir;
+  bool resume = false;
+};
+StartPoint start_point(dist::Communicator& comm, const LoopOptions& options,
+                       const std::string& model_path);
+
+void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& options,
+                  const StartPoint& start);
+
+}  // namespace fid::train
