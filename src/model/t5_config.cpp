@@ -10,8 +10,11 @@ std::string to_string(T5Convention c) {
 }
 
 T5Convention parse_t5_convention(const std::string& name, const std::string& source) {
-  if (name == "transformers-4" || name == "hf4") return T5Convention::kHf4;
-  if (name == "transformers-3.0.2" || name == "v302") return T5Convention::kV302;
+  // The short names are the tokenizer's (text/t5_tokenizer.h) spellings.
+  for (const char* n : {"transformers-4", "hf4", "v4", "4", "4.x"})
+    if (name == n) return T5Convention::kHf4;
+  for (const char* n : {"transformers-3.0.2", "v302", "3.0.2", "3"})
+    if (name == n) return T5Convention::kV302;
   FID_THROW("config field 'fid_convention' in ", source, " is '", name,
             "'; expected 'transformers-4' or 'transformers-3.0.2'");
 }

@@ -245,3 +245,20 @@ TEST(T5Checkpointing, SameGradientsWithAndWithout) {
     }
   }
 }
+
+TEST(T5ConfigTest, ConventionNamesAndDefaults) {
+  EXPECT_EQ(parse_t5_convention("transformers-4", "c"), T5Convention::kHf4);
+  EXPECT_EQ(parse_t5_convention("v4", "c"), T5Convention::kHf4);
+  EXPECT_EQ(parse_t5_convention("transformers-3.0.2", "c"), T5Convention::kV302);
+  EXPECT_EQ(parse_t5_convention("v302", "c"), T5Convention::kV302);
+  const std::string err = error_of([] { parse_t5_convention("5", "my/config.json"); });
+  EXPECT_NE(err.find("'fid_convention'"), std::string::npos) << err;
+  EXPECT_NE(err.find("my/config.json"), std::string::npos) << err;
+  // 3.0.2's config has no num_decoder_layers: it defaults to num_layers.
+  T5Config c = T5Config::from_json({{"num_layers", 3}, {"vocab_size", 100}}, "mem");
+  EXPECT_EQ(c.num_decoder_layers, 3);
+  EXPECT_EQ(c.convention, T5Convention::kHf4);
+  EXPECT_TRUE(c.tokenizer_appends_eos);
+  T5Config r = T5Config::from_json(c.to_json(), "round trip");
+  EXPECT_EQ(r.to_json(), c.to_json());
+}
