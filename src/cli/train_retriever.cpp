@@ -1,0 +1,61 @@
+// `fid train-retriever`: the seed's train_retriever.py (retriever distillation
+// from the reader's cross-attention scores), data parallel under mpirun.
+#include "cli/command.h"
+#include "cli/reader_options.h"
+#include "common/error.h"
+#include "train/retriever_trainer.h"
+
+namespace fid::cli {
+namespace {
+
+class TrainRetrieverCommand : public Command {
+ public:
+  std::string name() const override { return "train-retriever"; }
+  std::string description() const override {
+    return "Train the retriever on the reader's cross-attention scores (KL distillation)";
+  }
+  void add_options(CLI::App& app) override {
+    add_run_options(app, o_.loop.name, o_.loop.checkpoint_dir, o_.model_path,
+                    o_.loop.per_gpu_batch_size, o_.loop.seed);
+    app.add_option(flag("train_data"), o_.train_data,
+                   "questions whose ctx scores are the reader's (test-reader's dataset_wscores.json)")
+        ->required();
+    app.add_option(flag("eval_data"), o_.eval_data, "dev set scored the same way");
+    add_loop_options(app, o_.loop);
+    app.add_option(flag("n_context"), o_.n_context, "passages per question")->capture_default_str();
+    app.add_option(flag("reset_projection"), o_.reset_projection,
+                   "replace the projection head by a fresh one of this size at the start of a new run "
+                   "(the seed always does, with 256); 0 keeps the model's head")->capture_default_str();
+    app.add_option(flag("head_seed"), o_.head_seed, "seed of the fresh head")->capture_default_str();
+    // The model's own config holds these; the seed's options are accepted and checked.
+    app.add_option(flag("question_maxlength"), question_maxlength_);
+    app.add_option(flag("passage_maxlength"), passage_maxlength_);
+    app.add_option(flag("indexing_dimension"), indexing_dimension_);
+    app.add_flag(flag("no_projection"), no_projection_);
+    app.add_flag(flag("no_question_mask"), no_question_mask_);
+    app.add_flag(flag("no_passage_mask"), no_passage_mask_);
+    app.add_flag(flag("extract_cls"), extract_cls_);
+    add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
+  }
+  void run(dist::Communicator& comm) override {
+    FID_CHECK(question_maxlength_ < 0 && passage_maxlength_ < 0 && indexing_dimension_ < 0 &&
+                  !no_projection_ && !no_question_mask_ && !no_passage_mask_ && !extract_cls_,
+              "the retriever's architecture options (--question_maxlength, --passage_maxlength, "
+              "--indexing_dimension, --no_projection, --no_question_mask, --no_passage_mask, "
+              "--extract_cls) belong to the model: give them to `fid init-model --arch bert`, "
+              "which records them in the model's config.json");
+    train::train_retriever(comm, o_);
+  }
+
+ private:
+  train::RetrieverTrainOptions o_;
+  int64_t question_maxlength_ = -1, passage_maxlength_ = -1, indexing_dimension_ = -1;
+  bool no_projection_ = false, no_question_mask_ = false, no_passage_mask_ = false,
+       extract_cls_ = false;
+};
+
+}  // namespace
+
+FID_REGISTER_COMMAND(TrainRetrieverCommand, "train-retriever")
+
+}  // namespace fid::cli

@@ -1,0 +1,146 @@
+// train-retriever: 2 ranks x batch b equal 1 rank x 2b, and training on
+// reader-like scores raises held-out avg top-k above the untrained model's.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/files.h"
+#include "data/example_reader.h"
+#include "data/example_writer.h"
+#include "data/passages.h"
+#include "model/safetensors.h"
+#include "support/test_util.h"
+
+namespace fid::testing {
+namespace {
+
+class Workspace {
+ public:
+  Workspace() {
+    run_ok(fid_binary() + " synth-data --people 120 --output_dir " + dir_.file("data"));
+    run_ok(fid_binary() + " init-model --arch retriever --tokenizer " + fixtures_dir() +
+           "/t5_tokenizer/spiece.model --hidden_size 32 --num_hidden_layers 2 "
+           "--num_attention_heads 4 --intermediate_size 64 --indexing_dimension 16 "
+           "--apply_question_mask --apply_passage_mask --question_maxlength 24 "
+           "--passage_maxlength 48 --seed 4 --output_dir " + dir_.file("ret"));
+    // Ten ctxs per question: the person's passage, the passages that mention
+    // the person, then others. The gold score stands in for the reader's
+    // attention: highest on the person's passage, then on the mentions.
+    data::PassageReader reader(dir_.file("data/passages.tsv"));
+    std::map<std::string, data::Passage> by_title;
+    std::vector<data::Passage> all;
+    data::Passage p;
+    while (reader.next(p)) {
+      by_title[p.title] = p;
+      all.push_back(p);
+    }
+    for (const char* split : {"train", "dev"}) {
+      auto exs = data::read_examples(dir_.file(std::string("data/") + split + ".json"));
+      for (size_t i = 0; i < exs.size(); ++i) {
+        std::string person;
+        for (const auto& [title, _] : by_title) {
+          if (exs[i].question.find(title) != std::string::npos) person = title;
+        }
+        std::vector<data::Passage> ctx = {by_title.at(person)};
+        std::vector<double> gold = {3.0};
+        for (const auto& q : all) {
+          if (ctx.size() < 5 && q.title != person && q.text.find(person) != std::string::npos) {
+            ctx.push_back(q);
+            gold.push_back(2.0 - 0.1 * static_cast<double>(ctx.size()));
+          }
+        }
+        for (size_t j = 1; ctx.size() < 10; ++j) {
+          const auto& q = all[(i * 31 + j * 17) % all.size()];
+          if (q.title != person && q.text.find(person) == std::string::npos) {
+            ctx.push_back(q);
+            gold.push_back(0.1 * static_cast<double>(10 - ctx.size()));
+          }
+        }
+        for (size_t j = 0; j < ctx.size(); ++j) {
+          data::Context c;
+          c.id = ctx[j].id;
+          c.title = ctx[j].title;
+          c.text = ctx[j].text;
+          c.score = gold[j];
+          c.has_score = true;
+          exs[i].ctxs.push_back(c);
+        }
+        // Shuffle by rotation so the gold passage is not always first in the file.
+        std::rotate(exs[i].ctxs.begin(), exs[i].ctxs.begin() + static_cast<std::ptrdiff_t>(i % 10),
+                    exs[i].ctxs.end());
+      }
+      data::write_examples(dir_.file(std::string(split) + ".jsonl"), exs, data::DatasetFormat::kJsonLines);
+    }
+  }
+  std::string cmd(int np, const std::string& name, const std::string& extra) const {
+    std::string launch = np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
+    return launch + fid_binary() + " train-retriever --threads 1 --model_path " + dir_.file("ret") +
+           " --train_data " + dir_.file("train.jsonl") + " --checkpoint_dir " + dir_.file("ck") +
+           " --name " + name + " --n_context 10 --optim adamw --lr 2e-3 --dropout 0 " + extra;
+  }
+  std::string run_ok(const std::string& c) const {
+    std::string out;
+    EXPECT_EQ(run_command(c, &out), 0) << c << "\n" << out;
+    return out;
+  }
+  std::string path(const std::string& f) const { return dir_.file(f); }
+
+ private:
+  TempDir dir_{"fid-retriever"};
+};
+
+Workspace& ws() {
+  static Workspace w;
+  return w;
+}
+
+// The last eval record of a run.
+nlohmann::json last_eval(const std::string& name) {
+  std::istringstream in(read_file(ws().path("ck/" + name + "/metrics.jsonl")));
+  std::string line;
+  nlohmann::json last;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("eval_loss")) last = j;
+  }
+  return last;
+}
+
+TEST(RetrieverTrain, TwoRanksEqualOneRankWithDoubleBatch) {
+  const std::string common = "--total_steps 5 --save_freq 5 --eval_freq 1000 --seed 2 ";
+  ws().run_ok(ws().cmd(2, "eq2", common + "--per_gpu_batch_size 2"));
+  ws().run_ok(ws().cmd(1, "eq1", common + "--per_gpu_batch_size 4"));
+  auto a = model::read_safetensors(ws().path("ck/eq2/checkpoint/step-5/model.safetensors"));
+  auto b = model::read_safetensors(ws().path("ck/eq1/checkpoint/step-5/model.safetensors"));
+  auto init = model::read_safetensors(ws().path("ret/model.safetensors"));
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0, moved = 0;
+  for (const auto& [k, t] : a) {
+    worst = std::max(worst, (t - b.at(k)).abs().max().item<double>());
+    moved = std::max(moved, (t - init.at(k)).abs().max().item<double>());
+  }
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT(moved, 1e-4);
+}
+
+TEST(RetrieverTrain, DistillationBeatsTheUntrainedModelOnHeldOutQuestions) {
+  const std::string eval = "--eval_data " + ws().path("dev.jsonl") + " --per_gpu_batch_size 8 --seed 7 ";
+  // One step at learning rate 0 (linear warm-up): the untrained model's metrics.
+  ws().run_ok(ws().cmd(2, "untrained", eval + "--total_steps 1 --eval_freq 1 --save_freq 1 "
+                                              "--scheduler linear --warmup_steps 10"));
+  ws().run_ok(ws().cmd(2, "trained", eval + "--total_steps 150 --eval_freq 150 --save_freq 150"));
+  auto before = last_eval("untrained"), after = last_eval("trained");
+  ASSERT_TRUE(before.contains("avg_top1") && after.contains("avg_top5")) << before << after;
+  // Stated margins: +0.2 on avg top-1 (chance is 0.1; measured 0.11 -> 0.49),
+  // avg top-5 above the untrained model's (measured 0.533 -> 0.542: 150 steps
+  // learn the reader's first passage well, its next four barely), lower loss.
+  // Seeded, one thread per rank: the run is deterministic.
+  EXPECT_GT(after["avg_top1"].get<double>(), before["avg_top1"].get<double>() + 0.2) << before << after;
+  EXPECT_GT(after["avg_top5"].get<double>(), before["avg_top5"].get<double>()) << before << after;
+  EXPECT_LT(after["eval_loss"].get<double>(), before["eval_loss"].get<double>()) << before << after;
+}
+
+}  // namespace
+}  // namespace fid::testing
