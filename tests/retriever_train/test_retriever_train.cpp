@@ -78,7 +78,7 @@ class Workspace {
     std::string launch = np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
     return launch + fid_binary() + " train-retriever --threads 1 --model_path " + dir_.file("ret") +
            " --train_data " + dir_.file("train.jsonl") + " --checkpoint_dir " + dir_.file("ck") +
-           " --name " + name + " --n_context 10 --optim adamw --lr 2e-3 --dropout 0 " + extra;
+           " --name " + name + " --n_context 10 --optim adamw --dropout 0 " + extra;
   }
   std::string run_ok(const std::string& c) const {
     std::string out;
@@ -109,7 +109,10 @@ nlohmann::json last_eval(const std::string& name) {
 }
 
 TEST(RetrieverTrain, TwoRanksEqualOneRankWithDoubleBatch) {
-  const std::string common = "--total_steps 5 --save_freq 5 --eval_freq 1000 --seed 2 ";
+  // Adam divides by the gradient's running RMS, so float rounding in a
+  // near-zero gradient moves a weight by up to lr: a small lr keeps the
+  // comparison about the distributed sum, not about that amplification.
+  const std::string common = "--total_steps 5 --save_freq 5 --eval_freq 1000 --seed 2 --lr 1e-4 ";
   ws().run_ok(ws().cmd(2, "eq2", common + "--per_gpu_batch_size 2"));
   ws().run_ok(ws().cmd(1, "eq1", common + "--per_gpu_batch_size 4"));
   auto a = model::read_safetensors(ws().path("ck/eq2/checkpoint/step-5/model.safetensors"));
@@ -126,7 +129,7 @@ TEST(RetrieverTrain, TwoRanksEqualOneRankWithDoubleBatch) {
 }
 
 TEST(RetrieverTrain, DistillationBeatsTheUntrainedModelOnHeldOutQuestions) {
-  const std::string eval = "--eval_data " + ws().path("dev.jsonl") + " --per_gpu_batch_size 8 --seed 7 ";
+  const std::string eval = "--eval_data " + ws().path("dev.jsonl") + " --per_gpu_batch_size 8 --seed 7 --lr 2e-3 ";
   // One step at learning rate 0 (linear warm-up): the untrained model's metrics.
   ws().run_ok(ws().cmd(2, "untrained", eval + "--total_steps 1 --eval_freq 1 --save_freq 1 "
                                               "--scheduler linear --warmup_steps 10"));
