@@ -29,14 +29,7 @@ class OneThread : public ::testing::Environment {
 };
 const auto* const g_one_thread = ::testing::AddGlobalTestEnvironment(new OneThread);
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fid::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fid::testing::error_of;
 
 struct Results {
   std::vector<float> scores;

@@ -19,14 +19,7 @@ using fid::testing::fixtures_dir;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fid::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fid::testing::error_of;
 
 struct Batch {
   at::Tensor ids, mask, labels;

@@ -31,14 +31,7 @@ model::RetrieverOutputs run(model::RetrieverImpl& r, const RetrieverInputs& in) 
   return r.forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask, in.gold_score);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fid::testing::error_of;
 
 TEST(RetrieverIo, SaveLoadRoundTrip) {
   TempDir tmp("retriever-io");

@@ -59,14 +59,7 @@ void write_rows(EmbeddingShardWriter& w, const std::vector<float>& vecs, int64_t
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fid::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fid::testing::error_of;
 
 TEST(EmbeddingShard, Float32RoundTrip) {
   TempDir dir;

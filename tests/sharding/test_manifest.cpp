@@ -41,14 +41,7 @@ std::vector<std::string> write_shards(const TempDir& dir, const std::string& mod
   return files;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fid::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fid::testing::error_of;
 
 TEST(Manifest, RoundTripAndValidation) {
   TempDir dir;

@@ -1,5 +1,7 @@
 #include "support/test_util.h"
 
+#include "common/error.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +43,15 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
   if (!out.good()) throw std::runtime_error("cannot write " + path);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const fid::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 int run_command(const std::string& command, std::string* output) {

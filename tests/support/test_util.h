@@ -1,6 +1,7 @@
 // Helpers for tests: where the fixtures are, scratch directories that clean
 // up after themselves, and running the `fid` binary.
 #pragma once
+#include <functional>
 #include <string>
 
 namespace fid::testing {
@@ -27,6 +28,9 @@ class TempDir {
 };
 
 void write_text(const std::string& path, const std::string& text);
+
+// The message of the fid::Error that `f` throws, or "" when it throws none.
+std::string error_of(const std::function<void()>& f);
 
 // Runs a shell command; returns its exit status and captures stdout+stderr.
 int run_command(const std::string& command, std::string* output = nullptr);
