@@ -8,6 +8,7 @@
 #include "model/safetensors.h"
 #include "model/t5_io.h"
 #include "text/fid_encoding.h"
+#include "train/train_loop.h"
 
 namespace fid::train {
 
@@ -63,14 +64,11 @@ ReaderBatch make_reader_batch(const text::T5Tokenizer& tokenizer,
   bo.with_targets = options.with_targets;
   text::FidBatch fb = text::encode_fid_batch(tokenizer, texts, bo);
 
-  auto to_tensor = [](const std::vector<int64_t>& v, at::IntArrayRef shape) {
-    return at::from_blob(const_cast<int64_t*>(v.data()), shape, at::kLong).clone();
-  };
   ReaderBatch out;
-  out.passage_ids = to_tensor(fb.passage_ids, {fb.batch, fb.n_passages, fb.length});
-  out.passage_mask = to_tensor(fb.passage_mask, {fb.batch, fb.n_passages, fb.length});
+  out.passage_ids = long_tensor(fb.passage_ids, {fb.batch, fb.n_passages, fb.length});
+  out.passage_mask = long_tensor(fb.passage_mask, {fb.batch, fb.n_passages, fb.length});
   if (options.with_targets) {
-    out.labels = to_tensor(fb.target_ids, {fb.batch, fb.target_length});
+    out.labels = long_tensor(fb.target_ids, {fb.batch, fb.target_length});
     for (int64_t v : fb.target_ids) out.label_tokens += v != -100 ? 1 : 0;
   }
   return out;

@@ -7,16 +7,9 @@
 #include "common/files.h"
 #include "model/retriever_io.h"
 #include "text/fid_encoding.h"
+#include "train/train_loop.h"
 
 namespace fid::train {
-namespace {
-
-at::Tensor long_tensor(const std::vector<int64_t>& v, at::IntArrayRef shape) {
-  return at::from_blob(const_cast<int64_t*>(v.data()), shape, at::kLong).clone();
-}
-
-}  // namespace
-
 LoadedRetriever::LoadedRetriever(const std::string& dir) : dir_(dir) {
   FID_CHECK(is_directory(dir), "retriever model directory '", dir,
             "' does not exist (`fid init-model --arch bert` creates one)");
@@ -71,12 +64,8 @@ RetrieverInputs LoadedRetriever::encode_examples(const std::vector<const data::E
 RetrieverInputs LoadedRetriever::encode_questions(const std::vector<std::string>& questions) const {
   std::vector<std::string> formatted;
   for (const auto& q : questions) formatted.push_back(text::format_question(q));
-  const int64_t len = model_->config().question_maxlength;
-  text::TokenBatch t = wordpiece_ ? wordpiece_->encode_batch(formatted, {len, true})
-                                  : sentencepiece_->encode_batch(formatted, {len, true});
   RetrieverInputs in;
-  in.question_ids = long_tensor(t.ids, {t.rows, t.length});
-  in.question_mask = long_tensor(t.mask, {t.rows, t.length});
+  encode_texts(formatted, model_->config().question_maxlength, in.question_ids, in.question_mask);
   return in;
 }
 
@@ -84,13 +73,17 @@ RetrieverInputs LoadedRetriever::encode_passages(const std::vector<std::string>&
                                                  const std::vector<std::string>& texts) const {
   std::vector<std::string> formatted;
   for (size_t i = 0; i < texts.size(); ++i) formatted.push_back(text::format_passage(titles[i], texts[i]));
-  const int64_t len = model_->config().passage_maxlength;
-  text::TokenBatch t = wordpiece_ ? wordpiece_->encode_batch(formatted, {len, true})
-                                  : sentencepiece_->encode_batch(formatted, {len, true});
   RetrieverInputs in;
-  in.passage_ids = long_tensor(t.ids, {t.rows, t.length});
-  in.passage_mask = long_tensor(t.mask, {t.rows, t.length});
+  encode_texts(formatted, model_->config().passage_maxlength, in.passage_ids, in.passage_mask);
   return in;
+}
+
+void LoadedRetriever::encode_texts(const std::vector<std::string>& texts, int64_t max_length,
+                                   at::Tensor& ids, at::Tensor& mask) const {
+  text::TokenBatch t = wordpiece_ ? wordpiece_->encode_batch(texts, {max_length, true})
+                                  : sentencepiece_->encode_batch(texts, {max_length, true});
+  ids = long_tensor(t.ids, {t.rows, t.length});
+  mask = long_tensor(t.mask, {t.rows, t.length});
 }
 
 void set_dropout(torch::nn::Module& module, double p) {

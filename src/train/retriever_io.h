@@ -37,6 +37,9 @@ class LoadedRetriever {
                                   const std::vector<std::string>& texts) const;
 
  private:
+  // Formatted texts -> (B, L) ids and mask with this retriever's tokenizer.
+  void encode_texts(const std::vector<std::string>& texts, int64_t max_length, at::Tensor& ids,
+                    at::Tensor& mask) const;
   std::string dir_;
   model::Retriever model_{nullptr};
   std::optional<text::BertTokenizer> wordpiece_;

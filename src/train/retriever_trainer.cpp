@@ -165,11 +165,7 @@ class RetrieverTask : public TrainTask {
 }  // namespace
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& o) {
-  FID_CHECK(!o.train_data.empty() && o.train_data != "none", "--train_data is required");
-  FID_CHECK(path_exists(o.train_data), "--train_data '", o.train_data, "' does not exist");
-  FID_CHECK(o.eval_data.empty() || o.eval_data == "none" || path_exists(o.eval_data),
-            "--eval_data '", o.eval_data, "' does not exist");
-  FID_CHECK(o.n_context > 0, "--n_context must be positive");
+  check_training_inputs(o.train_data, o.eval_data, o.n_context);
   StartPoint start = start_point(comm, o.loop, o.model_path);
   RetrieverTask task(o, start.model_dir, start.resume);
   run_training(comm, task, o.loop, start);

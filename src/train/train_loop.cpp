@@ -166,4 +166,17 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
   if (o.schedule.total_steps % o.save_freq != 0) save("step-" + std::to_string(step));
 }
 
+void check_training_inputs(const std::string& train_data, const std::string& eval_data,
+                           int64_t n_context) {
+  FID_CHECK(!train_data.empty() && train_data != "none", "--train_data is required");
+  FID_CHECK(path_exists(train_data), "--train_data '", train_data, "' does not exist");
+  FID_CHECK(eval_data.empty() || eval_data == "none" || path_exists(eval_data), "--eval_data '",
+            eval_data, "' does not exist");
+  FID_CHECK(n_context > 0, "--n_context must be positive");
+}
+
+at::Tensor long_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
+  return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).clone();
+}
+
 }  // namespace fid::train

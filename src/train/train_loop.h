@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 #include <torch/nn/module.h>
 
 #include "dist/communicator.h"
@@ -68,5 +69,12 @@ StartPoint start_point(dist::Communicator& comm, const LoopOptions& options,
 
 void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& options,
                   const StartPoint& start);
+
+// --train_data must exist; --eval_data, when given, too. --n_context > 0.
+void check_training_inputs(const std::string& train_data, const std::string& eval_data,
+                           int64_t n_context);
+
+// Plain row-major int64 values as a tensor of `shape` (a copy).
+at::Tensor long_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape);
 
 }  // namespace fid::train
