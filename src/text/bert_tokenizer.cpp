@@ -143,24 +143,12 @@ BertTokenizer::Encoding BertTokenizer::encode_pair(std::string_view a, std::stri
 }
 
 TokenBatch BertTokenizer::pad(std::vector<Encoding> rows, const BatchOptions& options) const {
-  size_t longest = 0;
-  for (const Encoding& e : rows) longest = std::max(longest, e.ids.size());
-  TokenBatch batch;
-  batch.rows = static_cast<int64_t>(rows.size());
-  batch.length = options.pad_to_max_length && options.max_length > 0 ? options.max_length
-                                                                      : static_cast<int64_t>(longest);
-  size_t len = static_cast<size_t>(batch.length);
-  batch.ids.assign(rows.size() * len, pad_id_);
-  batch.mask.assign(rows.size() * len, 0);
-  batch.type_ids.assign(rows.size() * len, 0);
+  std::vector<std::vector<int32_t>> ids(rows.size()), types(rows.size());
   for (size_t r = 0; r < rows.size(); ++r) {
-    for (size_t c = 0; c < rows[r].ids.size(); ++c) {
-      batch.ids[r * len + c] = rows[r].ids[c];
-      batch.mask[r * len + c] = 1;
-      batch.type_ids[r * len + c] = rows[r].type_ids[c];
-    }
+    ids[r] = std::move(rows[r].ids);
+    types[r] = std::move(rows[r].type_ids);
   }
-  return batch;
+  return pad_rows(ids, &types, options, pad_id_);
 }
 
 TokenBatch BertTokenizer::encode_batch(const std::vector<std::string>& texts,

@@ -126,25 +126,8 @@ TokenBatch T5Tokenizer::encode_batch(const std::vector<std::string>& texts,
                                      const BatchOptions& options) const {
   std::vector<std::vector<int32_t>> rows;
   rows.reserve(texts.size());
-  size_t longest = 0;
-  for (const std::string& t : texts) {
-    rows.push_back(encode(t, options.max_length));
-    longest = std::max(longest, rows.back().size());
-  }
-  TokenBatch batch;
-  batch.rows = static_cast<int64_t>(texts.size());
-  batch.length = options.pad_to_max_length && options.max_length > 0 ? options.max_length
-                                                                      : static_cast<int64_t>(longest);
-  size_t len = static_cast<size_t>(batch.length);
-  batch.ids.assign(rows.size() * len, pad_id_);
-  batch.mask.assign(rows.size() * len, 0);
-  for (size_t r = 0; r < rows.size(); ++r) {
-    for (size_t c = 0; c < rows[r].size(); ++c) {
-      batch.ids[r * len + c] = rows[r][c];
-      batch.mask[r * len + c] = 1;
-    }
-  }
-  return batch;
+  for (const std::string& t : texts) rows.push_back(encode(t, options.max_length));
+  return pad_rows(rows, nullptr, options, pad_id_);
 }
 
 bool T5Tokenizer::is_special_id(int64_t id) const {
