@@ -22,6 +22,15 @@ packages=(
   gnuplot-nox
 )
 
+# The cluster tests (tests/cluster, label `cluster`) start a single-node SLURM
+# with its own munge. Installed where those tests run (as root, as in CI)
+# unless FID_CLUSTER_TESTS=0; FID_CLUSTER_TESTS=1 installs them through sudo
+# too. (Where systemd runs, Debian starts the munge and slurmd services on
+# install; the tests use daemons of their own and leave those alone.)
+if [[ "${FID_CLUSTER_TESTS:-}" == 1 || ( $(id -u) -eq 0 && "${FID_CLUSTER_TESTS:-1}" != 0 ) ]]; then
+  packages+=(iproute2 slurmctld slurmd slurm-client munge)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the cluster tests: skipping with a reason, a scratch directory
 # whose clean-up also runs after a failure, stale-state removal, checks, and
 # the small inputs every cluster test shares.
@@ -37,6 +38,7 @@ need_root() {
 find_fid() {
   FID="${1:-${FID_BINARY:-}}"
   [[ -n "$FID" && -x "$FID" ]] || fail "no fid binary: pass its path or set FID_BINARY (got '$FID')"
+  FID="$(realpath "$FID")"  # the tests change directory
 }
 
 # A scratch directory /tmp/fid-cluster-<kind>-<pid>; an earlier run killed
@@ -60,6 +62,12 @@ make_workdir() {
   else
     on_exit "echo 'kept $WORK (FID_CLUSTER_KEEP)'"
   fi
+}
+
+# True when this fid binary has the subcommand (subcommands that are still
+# being written are tested once they are built in).
+has_subcommand() {
+  "$FID" --help 2>/dev/null | grep -qE "^  $1 "
 }
 
 # Kills a process we started, by its pid, and waits up to 10 s for it to go.

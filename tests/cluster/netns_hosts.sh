@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the multi-host test (after lib.sh): two network namespaces
 # joined by a veth pair act as two hosts, 10.77.0.1 and 10.77.0.2. Open MPI
 # reaches the second through netns_rsh.sh instead of ssh and talks to it over

@@ -56,4 +56,47 @@ cmp -s "$in/retriever/model.safetensors" "$WORK/ck-one/r/checkpoint/step-4/model
 same_file "$WORK/ck-one/r/checkpoint/step-4/model.safetensors" "$WORK/ck-two/r/checkpoint/step-4/model.safetensors"
 say "train-retriever: weights identical"
 
+if ! has_subcommand embed-passages || ! has_subcommand retrieve; then
+  say "PASS (bm25, train-retriever); embed-passages and retrieve are not in this fid yet"
+  exit 0
+fi
+
+# fid embed-passages: one HDF5 shard per rank, written where the rank runs.
+for where in one two; do
+  say "embed-passages on $where host(s)"
+  on_hosts "$where" "$FID" embed-passages --model_path "$in/retriever" \
+    --passages "$in/data/passages.tsv" --output_path "$WORK/emb-$where/" --per_gpu_batch_size 8 \
+    >"$WORK/emb-$where.log" 2>&1 || { cat "$WORK/emb-$where.log"; fail "embed-passages on $where host(s)"; }
+done
+same_file "$WORK/emb-one/manifest.json" "$WORK/emb-two/manifest.json"
+for shard in passages_00000.h5 passages_00001.h5; do
+  for f in "$WORK/emb-one/$shard" "$WORK/emb-two/$shard"; do
+    [[ -s "$f" ]] || fail "embed-passages wrote no $f"
+  done
+  # Same ids; vectors equal within float rounding (they are stored as float16).
+  h5diff "$WORK/emb-one/$shard" "$WORK/emb-two/$shard" /ids >"$WORK/h5diff.txt" 2>&1 ||
+    { cat "$WORK/h5diff.txt"; fail "$shard: ids differ between one and two hosts"; }
+  h5diff -d 1e-3 "$WORK/emb-one/$shard" "$WORK/emb-two/$shard" /embeddings >"$WORK/h5diff.txt" 2>&1 ||
+    { cat "$WORK/h5diff.txt"; fail "$shard: embeddings differ between one and two hosts"; }
+done
+say "embed-passages: same shards, ids and vectors"
+
+# fid retrieve: each rank indexes its shard (flat, then PQ with a quantizer
+# trained on a sample from both hosts); top-k merged across the hosts.
+for index in flat pq; do
+  opts=()
+  [[ $index == pq ]] && opts=(--n-subquantizers 4 --n-bits 4)
+  for where in one two; do
+    say "retrieve ($index) on $where host(s)"
+    on_hosts "$where" "$FID" retrieve --model_path "$in/retriever" --passages "$in/data/passages.tsv" \
+      --data "$in/data/dev.json" --passages_embeddings "$WORK/emb-$where/manifest.json" \
+      --output_path "$WORK/ret-$index-$where.json" --n-docs 5 "${opts[@]}" \
+      >"$WORK/ret-$index-$where.log" 2>&1 ||
+      { cat "$WORK/ret-$index-$where.log"; fail "retrieve ($index) on $where host(s)"; }
+  done
+  grep -q '"ctxs"' "$WORK/ret-$index-one.json" || fail "retrieve ($index) output has no ctxs"
+  same_file "$WORK/ret-$index-one.json" "$WORK/ret-$index-two.json"
+done
+say "retrieve: outputs identical"
+
 say "PASS"
