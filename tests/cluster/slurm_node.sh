@@ -8,9 +8,12 @@
 # The daemons' pid files live in $WORK; a run killed before its clean-up
 # leaves them, and the next run stops those daemons (lib.sh make_workdir).
 stale_slurm() {
-  local f
+  local f pid
   for f in "$1/slurmd.pid" "$1/slurmctld.pid" "$1/munge/munged.pid"; do
-    [[ -r "$f" ]] && kill_pid "$(cat "$f")"
+    [[ -r "$f" ]] || continue
+    pid="$(cat "$f")"
+    # Only the daemon the file names, not a process that reused its pid.
+    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$(basename "$f" .pid)" ]] && kill_pid "$pid"
   done
   return 0
 }
