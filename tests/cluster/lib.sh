@@ -11,7 +11,7 @@ CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$CLUSTER_DIR/../.." && pwd)"
 FID_MPIRUN="$REPO_ROOT/launch/fid-mpirun"
 
-skip() { echo "SKIP: $*"; exit "$CLUSTER_SKIP"; }
+skip() { echo "SKIP: $(basename "$0" .sh): $*"; exit "$CLUSTER_SKIP"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 say() { echo "[$(date +%H:%M:%S)] $*"; }
 
@@ -31,6 +31,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 need_root() {
+  [[ "${FID_CLUSTER_TESTS:-1}" != 0 ]] || skip "FID_CLUSTER_TESTS=0"
   [[ $(id -u) -eq 0 ]] || skip "$1 needs root; run the cluster tests as root (CI does) or skip them"
 }
 
