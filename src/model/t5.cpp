@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/t5_kernels.h"
 
 namespace fid::model {
 
@@ -41,7 +42,7 @@ at::Tensor T5Model::additive_mask(const at::Tensor& mask, bool cross) const {
 at::Tensor T5Model::encode(const at::Tensor& ids, const at::Tensor& mask) {
   FID_CHECK(ids.dim() == 2 && mask.sizes() == ids.sizes(), "encoder input ids and mask must be (B, L)");
   const int64_t len = ids.size(1);
-  at::Tensor h = at::dropout(at::embedding(shared->weight, ids), config_.dropout_rate, is_training());
+  at::Tensor h = fused_dropout(at::embedding(shared->weight, ids), config_.dropout_rate, is_training());
   T5Attention& sa0 = *encoder->blocks[0]->self_attn->SelfAttention;
   // (B, H, L, L): relative bias of block 0 plus the padding mask, shared by all blocks.
   at::Tensor bias = sa0.compute_bias(len, len, /*bidirectional=*/true) + additive_mask(mask, false);
@@ -49,7 +50,7 @@ at::Tensor T5Model::encode(const at::Tensor& ids, const at::Tensor& mask) {
   for (auto& block : encoder->blocks)
     h = recompute ? checkpointed_encoder_block(*block, h, bias) : block->forward_encoder(h, bias);
   h = encoder->final_layer_norm->forward(h);
-  return at::dropout(h, config_.dropout_rate, is_training());
+  return fused_dropout(h, config_.dropout_rate, is_training());
 }
 
 at::Tensor T5Model::decode(const at::Tensor& decoder_ids, const at::Tensor& encoder_out,
@@ -57,7 +58,7 @@ at::Tensor T5Model::decode(const at::Tensor& decoder_ids, const at::Tensor& enco
   const int64_t t = decoder_ids.size(1), s = encoder_out.size(1);
   const double p = config_.dropout_rate;
   const bool train = is_training();
-  at::Tensor h = at::dropout(at::embedding(shared->weight, decoder_ids), p, train);  // (B, T, d)
+  at::Tensor h = fused_dropout(at::embedding(shared->weight, decoder_ids), p, train);  // (B, T, d)
   T5Attention& sa0 = *decoder->blocks[0]->self_attn->SelfAttention;
   // Causal mask (1, 1, T, T): 0 on and below the diagonal.
   at::Tensor causal = at::ones({t, t}, at::kFloat).tril();
@@ -73,21 +74,20 @@ at::Tensor T5Model::decode(const at::Tensor& decoder_ids, const at::Tensor& enco
   for (auto& block : decoder->blocks) {
     T5Attention& sa = *block->self_attn->SelfAttention;
     at::Tensor x = block->self_attn->layer_norm->forward(h);
-    h = h + at::dropout(sa.attend(sa.project(x, sa.q), sa.project(x, sa.k), sa.project(x, sa.v),
-                                  self_bias),
-                        p, train);
+    h = dropout_add(h, sa.attend(sa.project(x, sa.q), sa.project(x, sa.k), sa.project(x, sa.v), self_bias),
+                    p, train);
     T5Attention& ca = *block->cross_attn->EncDecAttention;
     x = block->cross_attn->layer_norm->forward(h);
     at::Tensor scores;
-    h = h + at::dropout(ca.attend(ca.project(x, ca.q), ca.project(encoder_out, ca.k),
-                                  ca.project(encoder_out, ca.v), cross_bias,
-                                  cross_scores ? &scores : nullptr),
-                        p, train);
+    h = dropout_add(h,
+                    ca.attend(ca.project(x, ca.q), ca.project(encoder_out, ca.k), ca.project(encoder_out, ca.v),
+                              cross_bias, cross_scores ? &scores : nullptr),
+                    p, train);
     if (cross_scores) cross_scores->push_back(scores);
     h = block->ff->forward(h);
   }
   h = decoder->final_layer_norm->forward(h);
-  return at::dropout(h, p, train);
+  return fused_dropout(h, p, train);
 }
 
 at::Tensor T5Model::lm_logits(const at::Tensor& decoder_out) {

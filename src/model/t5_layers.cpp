@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "model/t5_kernels.h"
 
 namespace fid::model {
 
@@ -43,13 +44,7 @@ T5LayerNorm::T5LayerNorm(int64_t d_model, double eps_) : eps(eps_) {
   weight = register_parameter("weight", at::ones({d_model}));
 }
 
-at::Tensor T5LayerNorm::forward(const at::Tensor& x) {
-  // The variance is taken in float32 even when activations are bfloat16.
-  at::Tensor variance = x.to(at::kFloat).pow(2).mean(-1, /*keepdim=*/true);
-  at::Tensor y = x * at::rsqrt(variance + eps);
-  if (weight.scalar_type() != at::kFloat) y = y.to(weight.scalar_type());
-  return weight * y;
-}
+at::Tensor T5LayerNorm::forward(const at::Tensor& x) { return rms_norm(x, weight, eps); }
 
 T5Attention::T5Attention(const T5Config& c, bool has_relative_attention_bias)
     : n_heads(c.num_heads),
@@ -83,7 +78,7 @@ at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const
   scores = scores + bias;
   if (scores_out != nullptr) *scores_out = scores.detach();
   at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
-  weights = at::dropout(weights, dropout, is_training());
+  weights = fused_dropout(weights, dropout, is_training());
   at::Tensor ctx = at::matmul(weights, vh);  // (B, H, Lq, dk)
   ctx = ctx.transpose(1, 2).reshape({b, lq, n_heads * d_kv});
   return at::linear(ctx, o->weight);  // (B, Lq, d_model)
@@ -123,10 +118,11 @@ at::Tensor T5DenseAct::forward(const at::Tensor& x) {
   };
   at::Tensor h;  // (B, L, d_ff)
   if (gated)
-    h = activate(at::linear(x, wi_0->weight)) * at::linear(x, wi_1->weight);
+    h = fused_dropout(activate(at::linear(x, wi_0->weight)) * at::linear(x, wi_1->weight), dropout, is_training());
+  else if (act == "relu")
+    h = relu_dropout(at::linear(x, wi->weight), dropout, is_training());
   else
-    h = activate(at::linear(x, wi->weight));
-  h = at::dropout(h, dropout, is_training());
+    h = fused_dropout(activate(at::linear(x, wi->weight)), dropout, is_training());
   return at::linear(h, wo->weight);
 }
 
@@ -150,7 +146,7 @@ T5LayerFF::T5LayerFF(const T5Config& c) : dropout(c.dropout_rate) {
 
 at::Tensor T5LayerFF::forward(const at::Tensor& hidden) {
   at::Tensor y = DenseReluDense->forward(layer_norm->forward(hidden));
-  return hidden + at::dropout(y, dropout, is_training());
+  return dropout_add(hidden, y, dropout, is_training());
 }
 
 T5Block::T5Block(const T5Config& c, bool is_decoder, bool has_self_bias, bool has_cross_bias)
@@ -165,8 +161,7 @@ at::Tensor T5Block::forward_encoder(const at::Tensor& hidden, const at::Tensor& 
   T5Attention& sa = *self_attn->SelfAttention;
   at::Tensor x = self_attn->layer_norm->forward(hidden);  // (B, L, d)
   at::Tensor y = sa.attend(sa.project(x, sa.q), sa.project(x, sa.k), sa.project(x, sa.v), bias);
-  at::Tensor h = hidden + at::dropout(y, dropout, is_training());
-  return ff->forward(h);
+  return ff->forward(dropout_add(hidden, y, dropout, is_training()));
 }
 
 }  // namespace fid::model

@@ -12,10 +12,12 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/adamw.h>
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +40,7 @@ struct Options {
   bool force_bf16 = false;  // time bf16 even where its matmul is slower than fp32
   double dropout = 0.1;
   std::string only;  // run only configurations whose name contains this
+  bool profile = false;  // print the operators' self time of one step
 };
 
 double now() {
@@ -121,6 +124,42 @@ struct Autocast {
   bool on_;
 };
 
+// Self time per operator name over the recorded ranges (nested ranges
+// subtract from their parent), largest first.
+void print_profile(const torch::autograd::profiler::thread_event_lists& lists, double total_s) {
+  using torch::autograd::profiler::EventKind;
+  using torch::autograd::profiler::LegacyEvent;
+  std::map<std::string, std::pair<double, int64_t>> self;  // name -> (us, calls)
+  for (const auto& events : lists) {
+    struct Open {
+      const LegacyEvent* e;
+      double child_us;
+    };
+    std::vector<Open> stack;
+    for (const auto& e : events) {
+      if (e.kind() == EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
+        const Open o = stack.back();
+        stack.pop_back();
+        const double us = o.e->cpuElapsedUs(e);
+        auto& s = self[o.e->name()];
+        s.first += us - o.child_us;
+        s.second += 1;
+        if (!stack.empty()) stack.back().child_us += us;
+      }
+    }
+  }
+  std::vector<std::pair<double, std::string>> order;
+  for (auto& [k, v] : self) order.emplace_back(v.first, k);
+  std::sort(order.rbegin(), order.rend());
+  std::printf("PROFILE step %.3f s; operator self time:\n", total_s);
+  for (size_t i = 0; i < order.size() && i < 40; ++i)
+    std::printf("PROFILE %10.1f ms %5.1f%% %7lld calls  %s\n", order[i].first / 1e3,
+                100.0 * order[i].first / 1e6 / total_s, (long long)self[order[i].second].second,
+                order[i].second.c_str());
+}
+
 // One configuration; prints "RESULT key=value ..." for the parent.
 void run_child(const Options& o) {
   at::set_num_threads(o.threads);
@@ -137,7 +176,12 @@ void run_child(const Options& o) {
     torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-4));
     double total = 0, cpu = 0, loss = 0, fwd = 0, bwd = 0, upd = 0;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
+      std::unique_ptr<torch::autograd::profiler::TLSLegacyProfilerGuard> prof;
       const double t0 = now(), c0 = cpu_seconds();
+      if (o.profile && s == o.warmup)
+        prof = std::make_unique<torch::autograd::profiler::TLSLegacyProfilerGuard>(
+            torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU),
+            [t0](const torch::autograd::profiler::thread_event_lists& l) { print_profile(l, now() - t0); });
       opt.zero_grad();
       at::Tensor l;
       {
@@ -240,6 +284,7 @@ int main(int argc, char** argv) {
     else if (k == "--force_bf16") o.force_bf16 = v == "1";
     else if (k == "--dropout") o.dropout = std::atof(v.c_str());
     else if (k == "--only") o.only = v;
+    else if (k == "--profile") o.profile = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;

@@ -1,0 +1,39 @@
+// Fused CPU kernels for T5's memory-bound operations, each an autograd
+// function with a hand-written backward. Composed from ATen operators, RMS
+// norm, dropout, residual adds and ReLU cost one pass over the activations
+// per operator and per gradient term (about as much time as the block's
+// matrix products on two cores); here each is one pass forward and one back.
+//
+// Dropout masks come from a counter-based hash of (seed, element index), the
+// seed drawn from the default CPU generator: backward regenerates the mask
+// instead of storing it, the draw is parallel, and gradient checkpointing's
+// replay of the generator state reproduces the same masks.
+//
+// Float32 tensors take the fused path; other dtypes (bfloat16 under
+// autocast) fall back to the equivalent ATen composition.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace fid::model {
+
+// weight * x / sqrt(mean(x^2, -1) + eps), the mean over the last dimension.
+// x (..., d), weight (d) -> (..., d)
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// Inverted dropout: zero with probability p, scale the rest by 1/(1-p).
+// Identity when !train or p == 0.
+at::Tensor fused_dropout(const at::Tensor& x, double p, bool train);
+
+// residual + dropout(y), shapes equal.
+at::Tensor dropout_add(const at::Tensor& residual, const at::Tensor& y, double p, bool train);
+
+// dropout(relu(h)); the gradient needs only the output.
+at::Tensor relu_dropout(const at::Tensor& h, double p, bool train);
+
+// The keep decision of element `index` for a dropout `seed` and probability p
+// (exposed for tests: the kept fraction and the masks' independence).
+bool dropout_keeps(uint64_t seed, int64_t index, double p);
+
+}  // namespace fid::model

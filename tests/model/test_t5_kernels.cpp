@@ -1,0 +1,141 @@
+// The fused RMS norm and dropout kernels against the ATen compositions they
+// replace: values, gradients, masks (kept fraction, forward = backward,
+// reproducible from the generator, independent between calls).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/t5_kernels.h"
+
+using namespace fid::model;
+
+namespace {
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+// transformers' T5LayerNorm, in ATen operators.
+at::Tensor reference_rms(const at::Tensor& x, const at::Tensor& w, double eps) {
+  return w * (x * at::rsqrt(x.pow(2).mean(-1, true) + eps));
+}
+
+}  // namespace
+
+TEST(T5Kernels, RmsNormMatchesComposition) {
+  at::manual_seed(3);
+  // d = 37 exercises the tail after the 16-wide accumulators; the transposed
+  // input, a non-contiguous one.
+  for (int64_t d : {37, 512}) {
+    for (bool transposed : {false, true}) {
+      SCOPED_TRACE("d " + std::to_string(d) + (transposed ? " transposed" : ""));
+      at::Tensor base = transposed ? at::randn({d, 5, 7}).permute({1, 2, 0}) : at::randn({5, 7, d});
+      at::Tensor x1 = base.clone().requires_grad_(true), x2 = base.detach().clone().requires_grad_(true);
+      at::Tensor w1 = (at::rand({d}) + 0.5).requires_grad_(true), w2 = w1.detach().clone().requires_grad_(true);
+      at::Tensor g = at::randn({5, 7, d});
+      EXPECT_EQ(x1.is_contiguous(), !transposed);
+      at::Tensor y1 = rms_norm(x1, w1, 1e-6);
+      at::Tensor y2 = reference_rms(x2, w2, 1e-6);
+      EXPECT_LT(max_diff(y1, y2), 1e-5);
+      (y1 * g).sum().backward();
+      (y2 * g).sum().backward();
+      EXPECT_LT(max_diff(x1.grad(), x2.grad()), 1e-5);
+      EXPECT_LT(max_diff(w1.grad(), w2.grad()), 1e-4);
+      EXPECT_GT(w1.grad().abs().sum().item<double>(), 0.0);
+    }
+  }
+}
+
+TEST(T5Kernels, RmsNormWeightGradientDoesNotDependOnThreads) {
+  at::manual_seed(4);
+  at::Tensor x = at::randn({300, 64}), g = at::randn({300, 64}), w = at::rand({64});
+  auto grad_w = [&](int threads) {
+    at::set_num_threads(threads);
+    at::Tensor wr = w.clone().requires_grad_(true);
+    (rms_norm(x, wr, 1e-6) * g).sum().backward();
+    return wr.grad();
+  };
+  const int before = at::get_num_threads();
+  at::Tensor one = grad_w(1), two = grad_w(2);
+  at::set_num_threads(before);
+  EXPECT_TRUE(at::equal(one, two));
+}
+
+TEST(T5Kernels, DropoutKeepsOneMinusPAndScales) {
+  at::manual_seed(5);
+  const double p = 0.1;
+  at::Tensor x = (at::rand({1000, 1000}) + 1.0).requires_grad_(true);
+  at::Tensor y = fused_dropout(x, p, true);
+  at::Tensor kept = y != 0;
+  const double frac = kept.to(at::kDouble).mean().item<double>();
+  EXPECT_NEAR(frac, 1 - p, 0.0015);  // 5 standard deviations at n = 1e6
+  // Kept elements are x / (1 - p) exactly as ATen computes them.
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  EXPECT_TRUE(at::equal(y.masked_select(kept), (x.detach() * scale).masked_select(kept)));
+  // The backward regenerates the same mask.
+  y.sum().backward();
+  EXPECT_TRUE(at::equal(x.grad() != 0, kept));
+  EXPECT_TRUE(at::equal(x.grad().masked_select(kept), at::full({kept.sum().item<int64_t>()}, scale)));
+  // Neighbouring rows and columns are not correlated: the fraction of pairs
+  // both kept is (1 - p)^2.
+  at::Tensor k = kept.to(at::kDouble);
+  EXPECT_NEAR((k.narrow(0, 0, 999) * k.narrow(0, 1, 999)).mean().item<double>(), (1 - p) * (1 - p), 0.002);
+  EXPECT_NEAR((k.narrow(1, 0, 999) * k.narrow(1, 1, 999)).mean().item<double>(), (1 - p) * (1 - p), 0.002);
+}
+
+TEST(T5Kernels, DropoutMasksFollowTheGenerator) {
+  at::Tensor x = at::ones({4096});
+  at::manual_seed(9);
+  at::Tensor a = fused_dropout(x, 0.5, true), b = fused_dropout(x, 0.5, true);
+  at::manual_seed(9);
+  at::Tensor a2 = fused_dropout(x, 0.5, true);
+  EXPECT_TRUE(at::equal(a, a2));  // same generator state, same mask
+  EXPECT_FALSE(at::equal(a, b));  // consecutive calls differ
+  const double both = ((a != 0) & (b != 0)).to(at::kDouble).mean().item<double>();
+  EXPECT_NEAR(both, 0.25, 0.03);  // and are independent
+  // Identity outside training and at p = 0; a bad p is an error.
+  EXPECT_TRUE(fused_dropout(x, 0.5, false).is_same(x));
+  EXPECT_TRUE(fused_dropout(x, 0.0, true).is_same(x));
+  EXPECT_THROW(fused_dropout(x, 1.0, true), std::exception);
+}
+
+TEST(T5Kernels, DropoutMaskAtLargeIndices) {
+  // Indices beyond 2^32 use the upper half of the index: the draws there are
+  // not a repeat of those at the start.
+  int differ = 0, kept = 0;
+  for (int64_t i = 0; i < 2000; ++i) {
+    const bool lo = dropout_keeps(77, i, 0.5), hi = dropout_keeps(77, (int64_t{1} << 32) + i, 0.5);
+    differ += lo != hi;
+    kept += hi;
+  }
+  EXPECT_GT(differ, 850);
+  EXPECT_NEAR(kept, 1000, 120);
+}
+
+TEST(T5Kernels, DropoutAddAndReluDropoutGradients) {
+  at::manual_seed(6);
+  const double p = 0.3;
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  at::Tensor r = at::randn({64, 100}).requires_grad_(true), y = at::randn({64, 100}).requires_grad_(true);
+  at::Tensor g = at::randn({64, 100});
+  at::Tensor out = dropout_add(r, y, p, true);
+  (out * g).sum().backward();
+  EXPECT_TRUE(at::equal(r.grad(), g));
+  at::Tensor kept = y.grad() != 0;  // the mask, seen from the gradient
+  EXPECT_NEAR(kept.to(at::kDouble).mean().item<double>(), 1 - p, 0.03);
+  EXPECT_LT(max_diff(out, r.detach() + y.detach() * kept.to(at::kFloat) * scale), 1e-6);
+  EXPECT_LT(max_diff(y.grad(), g * kept.to(at::kFloat) * scale), 1e-6);
+
+  at::Tensor h = at::randn({64, 100}).requires_grad_(true);
+  at::Tensor hr = relu_dropout(h, p, true);
+  (hr * g).sum().backward();
+  at::Tensor pass = hr != 0;
+  EXPECT_FALSE(pass.logical_and(h.detach() <= 0).any().item<bool>());
+  EXPECT_LT(max_diff(hr, at::relu(h.detach()) * pass.to(at::kFloat) * scale), 1e-6);
+  EXPECT_LT(max_diff(h.grad(), g * pass.to(at::kFloat) * scale), 1e-6);
+  const double frac = pass.to(at::kDouble).sum().item<double>() / (h.detach() > 0).sum().item<double>();
+  EXPECT_NEAR(frac, 1 - p, 0.04);
+  // Outside training: exactly ReLU and the plain sum.
+  EXPECT_TRUE(at::equal(relu_dropout(h.detach(), p, false), at::relu(h.detach())));
+  EXPECT_TRUE(at::equal(dropout_add(r.detach(), y.detach(), p, false), r.detach() + y.detach()));
+}
