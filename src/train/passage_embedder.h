@@ -1,0 +1,90 @@
+// Passage embedding for `fid embed-passages` (the seed's
+// generate_passage_embeddings.py): a streaming pipeline per rank.
+//
+//   reader thread ─▶ tokenizer threads ─▶ model (calling thread) ─▶ writer thread
+//   rows in file     a window of batches   one batch at a time,      rows back in
+//   order, cut into  tokenized at once,    reduced precision by      file order, to
+//   windows          sorted by length      default                   the sink
+//
+// Sorting by length inside a window cuts padding only when the model masks
+// passage padding (apply_passage_mask); without the mask the seed pads every
+// passage to passage_maxlength and the padding changes the embedding, so the
+// pipeline does the same. Output stays in file order: a window is written
+// whole, in order, whatever order its batches ran in.
+#pragma once
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace fid::data { class PassageStore; }
+
+namespace fid::train {
+
+class LoadedRetriever;
+
+// True when /proc/cpuinfo lists avx512_bf16 or amx_bf16: the CPUs on which a
+// bfloat16 forward is faster than float32 rather than emulated.
+bool cpu_has_native_bf16();
+
+// The dtype the model runs in, and why (one log line).
+struct Precision {
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  std::string reason;
+};
+// reduced = !--no_fp16: float16 on CUDA, bfloat16 on a CPU with native bf16,
+// else float32.
+Precision choose_precision(bool reduced, const c10::Device& device);
+
+// CUDA device local_rank % devices when LibTorch sees a GPU, else the CPU.
+c10::Device pick_device(int local_rank);
+
+// What identifies the model's output: its config.json and weights files
+// (content hash of config.json, fingerprints of the weights).
+std::string retriever_fingerprint(const std::string& model_dir);
+
+struct EmbedOptions {
+  int64_t batch_size = 64;     // passages per forward (--per_gpu_batch_size)
+  int64_t window_batches = 16;  // batches tokenized and length-sorted together
+  int tokenizer_threads = 1;
+  c10::Device device = c10::Device(c10::DeviceType::CPU);
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  // Pause after each window is handed to the sink (tests kill a run midway).
+  int delay_ms = 0;
+};
+
+// Seconds spent in each stage, summed over its threads, and the token counts
+// that show what length sorting saved.
+struct EmbedStats {
+  int64_t rows = 0;
+  double wall_s = 0, read_s = 0, tokenize_s = 0, model_s = 0, write_s = 0;
+  double model_wait_s = 0;  // the model waiting for tokenized text
+  int64_t tokens = 0;         // real tokens
+  int64_t padded_tokens = 0;  // tokens the model ran on (padding included)
+  double rows_per_s() const { return wall_s > 0 ? static_cast<double>(rows) / wall_s : 0.0; }
+};
+
+// Receives rows in file order: ids[n] (passage rows), vectors[n * dim].
+using EmbedSink = std::function<void(const int64_t* ids, const float* vectors, int64_t n)>;
+
+class PassageEmbedder {
+ public:
+  // Moves the model to options.device and options.dtype, in eval mode.
+  PassageEmbedder(LoadedRetriever& retriever, const EmbedOptions& options);
+  int64_t dim() const;
+  bool sorts_by_length() const;
+
+  // Embeds rows [begin, end) of `store`; the sink sees them in order. The
+  // first error of any stage stops every stage and is rethrown here.
+  // `on_rows` (optional) is called from the writer thread after each sink call.
+  EmbedStats run(const data::PassageStore& store, int64_t begin, int64_t end,
+                 const EmbedSink& sink, const std::function<void(int64_t)>& on_rows = {});
+
+ private:
+  LoadedRetriever& retriever_;
+  EmbedOptions options_;
+};
+
+}  // namespace fid::train
