@@ -113,6 +113,7 @@ void write_manifest(const std::string& path, const Manifest& manifest) {
   j["model_fingerprint"] = manifest.model_fingerprint;
   j["passages_fingerprint"] = manifest.passages_fingerprint;
   j["shard_count"] = manifest.shard_count;
+  if (manifest.is_subset()) j["subset_of_rows"] = manifest.subset_of_rows;
   const std::string dir = parent_path(path);
   j["shards"] = nlohmann::json::array();
   for (const auto& s : manifest.shards) {
@@ -148,6 +149,7 @@ Manifest load_manifest(const std::string& path) {
     m.model_fingerprint = field("model_fingerprint").get<std::string>();
     m.passages_fingerprint = field("passages_fingerprint").get<std::string>();
     m.shard_count = field("shard_count").get<int>();
+    m.subset_of_rows = j.value("subset_of_rows", int64_t{0});
     for (const auto& s : field("shards")) {
       m.shards.push_back({s.at("file").get<std::string>(), s.at("index").get<int>(),
                           {s.at("row_begin").get<int64_t>(), s.at("row_end").get<int64_t>()},
@@ -156,6 +158,9 @@ Manifest load_manifest(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     FID_THROW("manifest '", path, "' has a malformed field: ", e.what());
   }
+  FID_CHECK(m.subset_of_rows >= 0 && (!m.is_subset() || m.total_rows <= m.subset_of_rows),
+            "manifest '", path, "': subset_of_rows ", m.subset_of_rows, " is below total_rows ",
+            m.total_rows);
   const int64_t declared_total = m.total_rows;
   sort_and_check(m, "manifest '" + path + "'");
   FID_CHECK(m.total_rows == declared_total, "manifest '", path, "': shards reach row ",

@@ -29,8 +29,17 @@ struct Manifest {
   std::string passages_fingerprint;
   int shard_count = 0;
   std::vector<ManifestShard> shards;  // sorted by index
+  // A subset of the passages (written by filter-passages) when > 0: rows and
+  // shard row ranges number the kept passages, each shard's `ids` dataset
+  // gives their rows in the passages file, which has this many rows. 0: the
+  // shards cover the passages file itself and ids are its rows.
+  int64_t subset_of_rows = 0;
   // Directory the relative file names resolve against (not serialised).
   std::string base_dir;
+
+  bool is_subset() const { return subset_of_rows > 0; }
+  // Rows of the passages file these embeddings are of.
+  int64_t passage_rows() const { return is_subset() ? subset_of_rows : total_rows; }
 
   std::string shard_path(const ManifestShard& s) const;
   int64_t rows_listed() const;

@@ -47,7 +47,8 @@ sharding::TopK gather_topk(dist::Communicator& comm, const sharding::TopK& mine,
 
 std::map<int, double> write_retrieval(const RetrievalRun& run, const data::PassageStore& passages,
                                       const std::string& output_path,
-                                      const std::map<std::string, double>& extra_metrics) {
+                                      const std::map<std::string, double>& extra_metrics,
+                                      int validation_workers) {
   const size_t nq = run.questions.size();
   const auto k = static_cast<size_t>(run.topk.k);
   FID_CHECK(static_cast<int64_t>(nq) == run.topk.nq, "retrieval results for ", run.topk.nq,
@@ -70,8 +71,8 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
       out[q].ctxs.push_back(std::move(c));
     }
   }
-  // has_answer on every core, as the seed's validation workers do.
-  text::TopKAccuracy acc = text::top_k_accuracy(eval);
+  // has_answer over `validation_workers` threads, as the seed's validation workers.
+  text::TopKAccuracy acc = text::top_k_accuracy(eval, validation_workers);
   for (size_t q = 0; q < nq; ++q) {
     for (size_t j = 0; j < out[q].ctxs.size(); ++j) out[q].ctxs[j].hasanswer = acc.question_hits[q][j];
   }

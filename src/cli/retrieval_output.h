@@ -21,10 +21,12 @@ struct RetrievalRun {
 };
 
 // Writes `output_path` (format from its extension: .jsonl is JSON lines) and
-// `<output_path>.metrics.json`; returns accuracy at each k.
+// `<output_path>.metrics.json`; returns accuracy at each k. has_answer runs
+// on `validation_workers` threads (0: all cores).
 std::map<int, double> write_retrieval(const RetrievalRun& run, const data::PassageStore& passages,
                                       const std::string& output_path,
-                                      const std::map<std::string, double>& extra_metrics);
+                                      const std::map<std::string, double>& extra_metrics,
+                                      int validation_workers = 0);
 
 // All questions of a dataset file (ids default to their index).
 std::vector<data::Example> read_questions(const std::string& path);

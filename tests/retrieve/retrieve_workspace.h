@@ -1,0 +1,46 @@
+// A tiny corpus (fid synth-data), a tiny retriever (fid init-model) and its
+// passage embeddings as HDF5 shards plus manifest, for the tests that drive
+// `fid retrieve`, `filter-passages` and `evaluate-retrieval` under mpiexec.
+// The test embeds the passages itself, with the same retriever code the
+// binary uses, so it knows every vector the index holds.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "support/test_util.h"
+
+namespace fid::testing {
+
+class RetrieveWorkspace {
+ public:
+  static constexpr int64_t kDim = 16;
+
+  RetrieveWorkspace();
+  std::string path(const std::string& f) const { return dir_.file(f); }
+  std::string passages() const { return path("data/passages.tsv"); }
+  std::string manifest() const { return path("emb/manifest.json"); }
+  std::string retriever() const { return path("ret"); }
+  int64_t num_passages() const { return static_cast<int64_t>(vectors_.size()) / kDim; }
+  // (passages, kDim) float32, row-major in passages-file order.
+  const std::vector<float>& vectors() const { return vectors_; }
+
+  // `fid <args>` under mpiexec -n np (np > 1) or alone; returns the exit
+  // status and fills `out` with stdout + stderr.
+  int fid(int np, const std::string& args, std::string* out = nullptr) const;
+  // The same, expecting success (a test failure otherwise); returns the output.
+  std::string fid_ok(int np, const std::string& args) const;
+  // The retriever's float32 question vectors, (n, kDim).
+  std::vector<float> encode_questions(const std::vector<std::string>& questions) const;
+
+ private:
+  TempDir dir_{"fid-retrieve-cli"};
+  std::vector<float> vectors_;
+};
+
+// The workspace of this test executable, made on first use.
+RetrieveWorkspace& workspace();
+
+double dot(const float* a, const float* b, int64_t d);
+
+}  // namespace fid::testing
