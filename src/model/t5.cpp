@@ -39,10 +39,19 @@ at::Tensor T5Model::additive_mask(const at::Tensor& mask, bool cross) const {
   return m.unsqueeze(1).unsqueeze(1);  // (B, 1, 1, L)
 }
 
+at::Tensor T5Model::embed(const at::Tensor& ids) {
+  // With tied embeddings the LM head's gradient of `shared` is dense and
+  // joins the lookups' gradients before the parameter's gradient is written,
+  // so the lookups can give sparse gradients: added in place into the dense
+  // one, instead of two dense (vocab, d_model) gradients, zero-filled, summed.
+  const bool sparse = config_.tie_word_embeddings && at::GradMode::is_enabled() && shared->weight.requires_grad();
+  return at::embedding(shared->weight, ids, /*padding_idx=*/-1, /*scale_grad_by_freq=*/false, sparse);
+}
+
 at::Tensor T5Model::encode(const at::Tensor& ids, const at::Tensor& mask) {
   FID_CHECK(ids.dim() == 2 && mask.sizes() == ids.sizes(), "encoder input ids and mask must be (B, L)");
   const int64_t len = ids.size(1);
-  at::Tensor h = fused_dropout(at::embedding(shared->weight, ids), config_.dropout_rate, is_training());
+  at::Tensor h = fused_dropout(embed(ids), config_.dropout_rate, is_training());
   T5Attention& sa0 = *encoder->blocks[0]->self_attn->SelfAttention;
   // (B, H, L, L): relative bias of block 0 plus the padding mask, shared by all blocks.
   at::Tensor bias = sa0.compute_bias(len, len, /*bidirectional=*/true) + additive_mask(mask, false);
@@ -58,7 +67,7 @@ at::Tensor T5Model::decode(const at::Tensor& decoder_ids, const at::Tensor& enco
   const int64_t t = decoder_ids.size(1), s = encoder_out.size(1);
   const double p = config_.dropout_rate;
   const bool train = is_training();
-  at::Tensor h = fused_dropout(at::embedding(shared->weight, decoder_ids), p, train);  // (B, T, d)
+  at::Tensor h = fused_dropout(embed(decoder_ids), p, train);  // (B, T, d)
   T5Attention& sa0 = *decoder->blocks[0]->self_attn->SelfAttention;
   // Causal mask (1, 1, T, T): 0 on and below the diagonal.
   at::Tensor causal = at::ones({t, t}, at::kFloat).tril();
@@ -71,23 +80,39 @@ at::Tensor T5Model::decode(const at::Tensor& decoder_ids, const at::Tensor& enco
     // used unchanged by every later block.
     cross_bias = ca0.compute_bias(t, s, /*bidirectional=*/false) + cross_bias;
   if (cross_scores) cross_scores->clear();
-  for (auto& block : decoder->blocks) {
-    T5Attention& sa = *block->self_attn->SelfAttention;
-    at::Tensor x = block->self_attn->layer_norm->forward(h);
-    h = dropout_add(h, sa.attend(sa.project(x, sa.q), sa.project(x, sa.k), sa.project(x, sa.v), self_bias),
-                    p, train);
-    T5Attention& ca = *block->cross_attn->EncDecAttention;
-    x = block->cross_attn->layer_norm->forward(h);
+  const int64_t b = h.size(0);
+  std::vector<at::Tensor> cross_kv = cross_keys_values(encoder_out);
+  for (size_t l = 0; l < decoder->blocks.size(); ++l) {
+    T5Block& block = *decoder->blocks[l];
+    T5Attention& sa = *block.self_attn->SelfAttention;
+    at::Tensor x = block.self_attn->layer_norm->forward(h);
+    auto qkv = sa.self_heads(x);
+    h = dropout_add(h, sa.attend(qkv[0], qkv[1], qkv[2], self_bias, b), p, train);
+    T5Attention& ca = *block.cross_attn->EncDecAttention;
+    x = block.cross_attn->layer_norm->forward(h);
     at::Tensor scores;
-    h = dropout_add(h,
-                    ca.attend(ca.project(x, ca.q), ca.project(encoder_out, ca.k), ca.project(encoder_out, ca.v),
-                              cross_bias, cross_scores ? &scores : nullptr),
+    at::Tensor q = ca.heads(x, ca.q->weight, 1)[0];
+    h = dropout_add(h, ca.attend(q, cross_kv[2 * l], cross_kv[2 * l + 1], cross_bias, b, cross_scores ? &scores : nullptr),
                     p, train);
     if (cross_scores) cross_scores->push_back(scores);
-    h = block->ff->forward(h);
+    h = block.ff->forward(h);
   }
   h = decoder->final_layer_norm->forward(h);
   return fused_dropout(h, p, train);
+}
+
+std::vector<at::Tensor> T5Model::cross_keys_values(const at::Tensor& encoder_out) {
+  // One (B*S, d) x (d, layers*2*H*dk) product instead of two per layer: a
+  // larger, more efficient matmul, and in backward one product gives the
+  // encoder output's gradient instead of 2*layers products and their sum.
+  std::vector<at::Tensor> w;
+  for (auto& block : decoder->blocks) {
+    T5Attention& ca = *block->cross_attn->EncDecAttention;
+    w.push_back(ca.k->weight);
+    w.push_back(ca.v->weight);
+  }
+  const int64_t n = static_cast<int64_t>(w.size());
+  return decoder->blocks[0]->cross_attn->EncDecAttention->heads(encoder_out, at::cat(w), n);
 }
 
 at::Tensor T5Model::lm_logits(const at::Tensor& decoder_out) {
@@ -104,12 +129,12 @@ DecoderCache T5Model::start_decoding(const at::Tensor& encoder_out, const at::Te
   const int64_t h = config_.num_heads, dk = config_.d_kv;
   cache.max_length = max_length;
   const auto opts = encoder_out.options();
-  for (auto& block : decoder->blocks) {
-    cache.self_k.push_back(at::empty({b, h, max_length, dk}, opts));
-    cache.self_v.push_back(at::empty({b, h, max_length, dk}, opts));
-    T5Attention& ca = *block->cross_attn->EncDecAttention;
-    cache.cross_k.push_back(ca.project(encoder_out, ca.k).contiguous());
-    cache.cross_v.push_back(ca.project(encoder_out, ca.v).contiguous());
+  std::vector<at::Tensor> cross_kv = cross_keys_values(encoder_out);
+  for (size_t l = 0; l < decoder->blocks.size(); ++l) {
+    cache.self_k.push_back(at::empty({b * h, max_length, dk}, opts));
+    cache.self_v.push_back(at::empty({b * h, max_length, dk}, opts));
+    cache.cross_k.push_back(cross_kv[2 * l]);
+    cache.cross_v.push_back(cross_kv[2 * l + 1]);
   }
   T5Attention& sa0 = *decoder->blocks[0]->self_attn->SelfAttention;
   cache.self_bias = sa0.compute_bias(max_length, max_length, false);
@@ -130,18 +155,19 @@ at::Tensor T5Model::decode_step(const at::Tensor& ids, DecoderCache& cache,
   at::Tensor cross_bias = cache.cross_mask;
   if (cache.cross_bias.defined()) cross_bias = cache.cross_bias.narrow(2, t, 1) + cross_bias;
   if (cross_scores) cross_scores->clear();
+  const int64_t b = h.size(0);
   for (size_t l = 0; l < decoder->blocks.size(); ++l) {
     T5Block& block = *decoder->blocks[l];
     T5Attention& sa = *block.self_attn->SelfAttention;
     at::Tensor x = block.self_attn->layer_norm->forward(h);
-    cache.self_k[l].narrow(2, t, 1).copy_(sa.project(x, sa.k));
-    cache.self_v[l].narrow(2, t, 1).copy_(sa.project(x, sa.v));
-    h = h + sa.attend(sa.project(x, sa.q), cache.self_k[l].narrow(2, 0, t + 1),
-                      cache.self_v[l].narrow(2, 0, t + 1), self_bias);
+    auto qkv = sa.self_heads(x);  // (B*H, 1, dk) each
+    cache.self_k[l].narrow(1, t, 1).copy_(qkv[1]);
+    cache.self_v[l].narrow(1, t, 1).copy_(qkv[2]);
+    h = h + sa.attend(qkv[0], cache.self_k[l].narrow(1, 0, t + 1), cache.self_v[l].narrow(1, 0, t + 1), self_bias, b);
     T5Attention& ca = *block.cross_attn->EncDecAttention;
     x = block.cross_attn->layer_norm->forward(h);
     at::Tensor scores;
-    h = h + ca.attend(ca.project(x, ca.q), cache.cross_k[l], cache.cross_v[l], cross_bias,
+    h = h + ca.attend(ca.heads(x, ca.q->weight, 1)[0], cache.cross_k[l], cache.cross_v[l], cross_bias, b,
                       cross_scores ? &scores : nullptr);
     if (cross_scores) cross_scores->push_back(scores);
     h = block.ff->forward(h);

@@ -26,8 +26,8 @@ class T5Stack : public torch::nn::Module {
 // place into buffers of max_length positions; cross-attention K/V are computed
 // once from the encoder output.
 struct DecoderCache {
-  std::vector<at::Tensor> self_k, self_v;    // per layer (B, H, max_length, dk)
-  std::vector<at::Tensor> cross_k, cross_v;  // per layer (B, H, S, dk)
+  std::vector<at::Tensor> self_k, self_v;    // per layer (B*H, max_length, dk)
+  std::vector<at::Tensor> cross_k, cross_v;  // per layer (B*H, S, dk)
   at::Tensor self_bias;   // (1, H, max_length, max_length) relative bias table
   at::Tensor cross_mask;  // (B, 1, 1, S) additive encoder mask
   at::Tensor cross_bias;  // 3.0.2 only: (1, H, max_length, S) table, mask not included
@@ -56,6 +56,10 @@ class T5Model : public torch::nn::Module {
   at::Tensor decode_step(const at::Tensor& ids, DecoderCache& cache,
                          std::vector<at::Tensor>* cross_scores = nullptr);
 
+  // Every decoder layer's cross-attention keys and values of the encoder
+  // output (B, S, d_model), in one product: k and v per layer, (B*H, S, dk).
+  std::vector<at::Tensor> cross_keys_values(const at::Tensor& encoder_out);
+
   // Recompute encoder blocks in backward instead of keeping their activations.
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
   bool gradient_checkpointing() const { return checkpointing_; }
@@ -66,6 +70,7 @@ class T5Model : public torch::nn::Module {
 
  private:
   at::Tensor additive_mask(const at::Tensor& mask, bool cross) const;  // (B, 1, 1, L)
+  at::Tensor embed(const at::Tensor& ids);                             // (B, L) -> (B, L, d_model)
   T5Config config_;
   bool checkpointing_ = false;
 };

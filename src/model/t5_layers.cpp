@@ -65,22 +65,35 @@ T5Attention::T5Attention(const T5Config& c, bool has_relative_attention_bias)
         "relative_attention_bias", torch::nn::Embedding(c.relative_attention_num_buckets, c.num_heads));
 }
 
-at::Tensor T5Attention::project(const at::Tensor& x, const torch::nn::Linear& w) const {
+std::vector<at::Tensor> T5Attention::heads(const at::Tensor& x, const at::Tensor& stacked_weight,
+                                           int64_t n) const {
   const int64_t b = x.size(0), l = x.size(1);
-  // (B, L, H*dk) -> (B, H, L, dk)
-  return at::linear(x, w->weight).view({b, l, n_heads, d_kv}).transpose(1, 2);
+  at::Tensor y = at::linear(x, stacked_weight);  // (B, L, n*H*dk)
+  // (B, L, n, H, dk) -> (n, B, H, L, dk) in one copy, then (n, B*H, L, dk)
+  y = y.view({b, l, n, n_heads, d_kv}).permute({2, 0, 3, 1, 4}).contiguous();
+  return y.view({n, b * n_heads, l, d_kv}).unbind(0);
+}
+
+std::vector<at::Tensor> T5Attention::self_heads(const at::Tensor& x) const {
+  return heads(x, at::cat({q->weight, k->weight, v->weight}), 3);
 }
 
 at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
-                               const at::Tensor& bias, at::Tensor* scores_out) {
-  const int64_t b = qh.size(0), lq = qh.size(2);
-  at::Tensor scores = at::matmul(qh, kh.transpose(-1, -2));  // (B, H, Lq, Lk)
-  scores = scores + bias;
+                               const at::Tensor& bias, int64_t b, at::Tensor* scores_out) {
+  const int64_t lq = qh.size(1), lk = kh.size(1);
+  // (B*H, Lq, Lk), seen as (B, H, Lq, Lk) without autograd's view tracking so
+  // that the bias is added in place (no CopySlices in backward).
+  at::Tensor scores = at::_unsafe_view(at::bmm(qh, kh.transpose(1, 2)), {b, n_heads, lq, lk});
+  if (scores.scalar_type() == bias.scalar_type())
+    scores.add_(bias);
+  else  // bfloat16 products under autocast: the sum in float32, as ATen promotes
+    scores = scores + bias;
   if (scores_out != nullptr) *scores_out = scores.detach();
   at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
   weights = fused_dropout(weights, dropout, is_training());
-  at::Tensor ctx = at::matmul(weights, vh);  // (B, H, Lq, dk)
-  ctx = ctx.transpose(1, 2).reshape({b, lq, n_heads * d_kv});
+  at::Tensor ctx = at::bmm(weights.view({b * n_heads, lq, lk}), vh);  // (B*H, Lq, dk)
+  // (B, H, Lq, dk) -> (B, Lq, H*dk)
+  ctx = ctx.view({b, n_heads, lq, d_kv}).transpose(1, 2).reshape({b, lq, n_heads * d_kv});
   return at::linear(ctx, o->weight);  // (B, Lq, d_model)
 }
 
@@ -160,7 +173,8 @@ T5Block::T5Block(const T5Config& c, bool is_decoder, bool has_self_bias, bool ha
 at::Tensor T5Block::forward_encoder(const at::Tensor& hidden, const at::Tensor& bias) {
   T5Attention& sa = *self_attn->SelfAttention;
   at::Tensor x = self_attn->layer_norm->forward(hidden);  // (B, L, d)
-  at::Tensor y = sa.attend(sa.project(x, sa.q), sa.project(x, sa.k), sa.project(x, sa.v), bias);
+  auto qkv = sa.self_heads(x);
+  at::Tensor y = sa.attend(qkv[0], qkv[1], qkv[2], bias, hidden.size(0));
   return ff->forward(dropout_add(hidden, y, dropout, is_training()));
 }
 

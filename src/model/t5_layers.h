@@ -30,16 +30,21 @@ class T5LayerNorm : public torch::nn::Module {
   double eps;
 };
 
-// Multi-head attention without 1/sqrt(d_kv) scaling.
+// Multi-head attention without 1/sqrt(d_kv) scaling. Heads are laid out
+// (B*H, L, dk) so that each product is one batched matmul without transposes.
 class T5Attention : public torch::nn::Module {
  public:
   T5Attention(const T5Config& c, bool has_relative_attention_bias);
-  // (B, L, d_model) -> (B, H, L, d_kv)
-  at::Tensor project(const at::Tensor& x, const torch::nn::Linear& w) const;
-  // q (B, H, Lq, dk), k/v (B, H, Lk, dk), bias broadcastable to (B, H, Lq, Lk).
-  // Returns (B, Lq, d_model); `scores` (if given) receives q·k + bias.
-  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                    const at::Tensor& bias, at::Tensor* scores = nullptr);
+  // x (B, L, d_model) and weights stacked along dim 0 (n*H*dk, d_model) ->
+  // n tensors (B*H, L, dk): one product for all of them, one copy into
+  // head-major layout.
+  std::vector<at::Tensor> heads(const at::Tensor& x, const at::Tensor& stacked_weight, int64_t n) const;
+  // q, k, v (B*H, L, dk) of x: stacked, so one product.
+  std::vector<at::Tensor> self_heads(const at::Tensor& x) const;
+  // q (B*H, Lq, dk), k/v (B*H, Lk, dk), bias broadcastable to (B, H, Lq, Lk).
+  // Returns (B, Lq, d_model); `scores` (if given) receives q·k + bias (B, H, Lq, Lk).
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias,
+                    int64_t batch, at::Tensor* scores = nullptr);
   // Relative position bias (1, H, q_len, k_len) for queries at positions
   // query_offset .. query_offset+q_len-1 and keys 0 .. k_len-1.
   at::Tensor compute_bias(int64_t q_len, int64_t k_len, bool bidirectional,

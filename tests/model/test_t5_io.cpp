@@ -239,6 +239,41 @@ TEST(T5Checkpointing, SameGradientsWithAndWithout) {
   }
 }
 
+TEST(T5Gradients, TiedEmbeddingGradientIsDenseAndComplete) {
+  // The tied model's lookups give sparse gradients that are summed into the
+  // LM head's dense one. Reference: the untied model with lm_head = shared *
+  // d^-0.5 computes the same loss, and the tied gradient is the sum of its two.
+  T5Config c = tiny_config("relu", true);
+  T5Model tied(c);
+  init_t5_weights(tied, 21);
+  T5Config cu = c;
+  cu.tie_word_embeddings = false;
+  T5Model untied(cu);
+  {
+    at::NoGradGuard ng;
+    auto src = tied.named_parameters();
+    for (auto& p : untied.named_parameters())
+      if (src.contains(p.key())) p.value().copy_(src[p.key()]);
+    untied.lm_head->weight.copy_(tied.shared->weight * std::pow(16.0, -0.5));
+  }
+  Batch x = make_batch(c.vocab_size);
+  auto loss_of = [&](T5Model& m) {
+    m.zero_grad();
+    FidReader r(std::shared_ptr<T5Model>(&m, [](T5Model*) {}));
+    at::Tensor loss = r.forward(x.ids, x.mask, x.labels).loss;
+    loss.backward();
+    return loss.item<double>();
+  };
+  EXPECT_NEAR(loss_of(tied), loss_of(untied), 1e-6);
+  const at::Tensor g = tied.shared->weight.grad();
+  ASSERT_TRUE(g.defined());
+  EXPECT_EQ(g.layout(), at::kStrided);
+  at::Tensor want = untied.shared->weight.grad() + untied.lm_head->weight.grad() * std::pow(16.0, -0.5);
+  EXPECT_LT((g - want).abs().max().item<double>(), 1e-6);
+  // The lookups' part is there: rows of input tokens differ from the LM head's part alone.
+  EXPECT_GT(untied.shared->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
 TEST(T5ConfigTest, ConventionNamesAndDefaults) {
   EXPECT_EQ(parse_t5_convention("transformers-4", "c"), T5Convention::kHf4);
   EXPECT_EQ(parse_t5_convention("v4", "c"), T5Convention::kHf4);
