@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "data/passages.h"
 #include "dist/collectives.h"
-#include "model/bert.h"
+#include "train/passage_embedder.h"
 #include "train/retriever_io.h"
 
 namespace fid::cli {
@@ -69,7 +69,8 @@ class RetrieveCommand : public Command {
                    "threads of rank 0 that check answers in the retrieved passages (0: all cores)")
         ->capture_default_str();
     app.add_flag(flag("no_fp16"), no_fp16_,
-                 "encode questions in float32 (default: bfloat16 on a CPU with native bf16, else float32)");
+                 "encode questions in float32 (default: float16 on a GPU, bfloat16 on a CPU with native "
+                 "bf16, else float32, as embed-passages)");
     app.add_option(flag("index_type"), index_type_,
                    "flat | pq | ivfpq (default: pq with --n-subquantizers > 0, else flat)");
     app.add_flag("--opq", params_.opq, "learn an OPQ rotation before product quantization");
@@ -96,6 +97,13 @@ class RetrieveCommand : public Command {
               "-dimensional vectors but --passages_embeddings '", embeddings_, "' are ",
               manifest.dim, "-dimensional: embed the passages with this retriever ",
               "(fid embed-passages --model_path ", model_path_, ")");
+    // filter-passages appends to the fingerprint of the model it filtered.
+    const std::string made_by = manifest.model_fingerprint.substr(0, manifest.model_fingerprint.find("/filtered-"));
+    if (comm.rank() == 0 && made_by != train::retriever_fingerprint(model_path_)) {
+      log::warn("--passages_embeddings were made by another model (", made_by, ") than --model_path '",
+                model_path_, "' (", train::retriever_fingerprint(model_path_), "): questions and ",
+                "passages are compared in different spaces unless the weights are the same");
+    }
     if (question_maxlength_ > 0) retriever.model()->mutable_config().question_maxlength = question_maxlength_;
     set_index_params(manifest);
     if (index_dir_opt_->count() > 0) {
@@ -190,13 +198,12 @@ class RetrieveCommand : public Command {
     }
     auto& model = retriever.model();
     model->eval();
-    // Reduced precision is where CPU inference gets its speed (fp16 on GPU in
-    // the seed), but only where the CPU multiplies bf16 natively; elsewhere
-    // bf16 costs more than float32. --no_fp16 keeps float32 everywhere.
-    const bool bf16 = !no_fp16_ && model::cpu_has_fast_bf16_gemm();
-    if (bf16) model->to(at::kBFloat16);
-    log::info("encoding questions in ", bf16 ? "bfloat16" : "float32",
-              no_fp16_ ? " (--no_fp16)" : (bf16 ? "" : " (no native bf16 on this CPU)"));
+    // The precision rule of embed-passages: float16 on a GPU, bfloat16 on a
+    // CPU with native bf16, else float32; --no_fp16 keeps float32.
+    const c10::Device device = train::pick_device(comm.local_rank());
+    const train::Precision precision = train::choose_precision(!no_fp16_, device);
+    model->to(device, precision.dtype);
+    log::info("encoding questions: ", precision.reason);
     c10::InferenceMode guard;
     const int64_t d = model->config().output_dim();
     std::vector<float> out;
@@ -206,9 +213,9 @@ class RetrieveCommand : public Command {
       std::vector<std::string> batch(texts.begin() + static_cast<std::ptrdiff_t>(b),
                                      texts.begin() + static_cast<std::ptrdiff_t>(e));
       train::RetrieverInputs in = retriever.encode_questions(batch);
-      at::Tensor q = model->embed_questions(in.question_ids, in.question_mask)  // (B, D)
-                         .to(at::kFloat)
-                         .contiguous();
+      at::Tensor q = model->embed_questions(in.question_ids.to(device), in.question_mask.to(device))
+                         .to(at::kCPU, at::kFloat)
+                         .contiguous();  // (B, D)
       FID_CHECK(q.size(1) == d, "the retriever returned ", q.size(1), "-dimensional questions");
       out.insert(out.end(), q.data_ptr<float>(), q.data_ptr<float>() + q.numel());
     }

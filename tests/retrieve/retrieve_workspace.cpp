@@ -4,7 +4,6 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
-#include "common/files.h"
 #include "data/passages.h"
 #include "sharding/embedding_shard.h"
 #include "sharding/manifest.h"
@@ -21,45 +20,19 @@ RetrieveWorkspace::RetrieveWorkspace() {
                 " --apply_question_mask --apply_passage_mask --question_maxlength 24 "
                 "--passage_maxlength 48 --seed 4 --output_dir " + retriever());
 
-  std::vector<std::string> titles, texts;
-  data::PassageReader reader(passages());
-  data::Passage p;
-  while (reader.next(p)) {
-    titles.push_back(p.title);
-    texts.push_back(p.text);
+  // Three float32 shards and their manifest from embed-passages; the test
+  // reads back the vectors the index will hold.
+  fid_ok(3, "embed-passages --model_path " + retriever() + " --passages " + passages() +
+                " --output_path " + path("emb/passages") + " --dtype float32 --no_fp16");
+  sharding::Manifest m = sharding::load_manifest(manifest());
+  EXPECT_EQ(m.shard_count, 3);
+  for (const auto& s : m.shards) {
+    sharding::EmbeddingShardReader r(m.shard_path(s));
+    EXPECT_EQ(r.dim(), kDim);
+    auto v = r.read_all_vectors();
+    vectors_.insert(vectors_.end(), v.begin(), v.end());
   }
-  train::LoadedRetriever r(retriever());
-  r.model()->eval();
-  {
-    c10::InferenceMode guard;
-    train::RetrieverInputs in = r.encode_passages(titles, texts);
-    at::Tensor e = r.model()->embed_passages(in.passage_ids, in.passage_mask).contiguous();  // (N, D)
-    vectors_.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
-  }
-  // Three float32 shards and their manifest, as embed-passages writes them.
-  const int64_t n = num_passages();
-  sharding::ShardPlan plan(n, 3);
-  make_directories(path("emb"));
-  std::vector<std::string> files;
-  for (int s = 0; s < 3; ++s) {
-    sharding::ShardMeta meta;
-    meta.dim = kDim;
-    meta.dtype = sharding::EmbeddingDtype::kFloat32;
-    meta.model_fingerprint = "tiny-retriever";
-    meta.passages_fingerprint = file_fingerprint(passages());
-    meta.shard_index = s;
-    meta.shard_count = 3;
-    meta.rows = plan.shard_range(s);
-    files.push_back(sharding::shard_file_name(path("emb/passages"), s));
-    sharding::EmbeddingShardWriter w(files.back(), meta);
-    std::vector<int64_t> ids;
-    for (int64_t row = meta.rows.begin; row < meta.rows.end; ++row) ids.push_back(row);
-    w.append(ids.data(), vectors_.data() + meta.rows.begin * kDim, meta.rows.size());
-    w.finish();
-  }
-  sharding::Manifest m = sharding::manifest_from_files(files, path("emb"));
-  m.total_rows = n;
-  sharding::write_manifest(manifest(), m);
+  EXPECT_EQ(num_passages(), data::PassageStore(passages()).size());
 }
 
 int RetrieveWorkspace::fid(int np, const std::string& args, std::string* out) const {

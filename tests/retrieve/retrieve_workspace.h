@@ -1,8 +1,8 @@
 // A tiny corpus (fid synth-data), a tiny retriever (fid init-model) and its
-// passage embeddings as HDF5 shards plus manifest, for the tests that drive
+// passage embeddings (fid embed-passages, 3 ranks), for the tests that drive
 // `fid retrieve`, `filter-passages` and `evaluate-retrieval` under mpiexec.
-// The test embeds the passages itself, with the same retriever code the
-// binary uses, so it knows every vector the index holds.
+// The vectors are read back from the shards, so the tests know every vector
+// the index holds.
 #pragma once
 #include <cstdint>
 #include <string>

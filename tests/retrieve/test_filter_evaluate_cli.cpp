@@ -102,8 +102,10 @@ TEST(FilterPassagesCli, KeepsTheFractionAndRetrieveReadsTheKeptPassages) {
   EXPECT_EQ(report["weights"].size(), static_cast<size_t>(RetrieveWorkspace::kDim));
 
   // retrieve over the filtered manifest: only kept passages, exact scores.
-  w.fid_ok(2, retrieve_args("data/dev.json", filt + "/manifest.json", "dev_filtered.json",
-                            "--no_fp16 --n-docs 5"));
+  const std::string log = w.fid_ok(2, retrieve_args("data/dev.json", filt + "/manifest.json",
+                                                    "dev_filtered.json", "--no_fp16 --n-docs 5"));
+  // The filtered shards still name the retriever that embedded them.
+  EXPECT_EQ(log.find("made by another model"), std::string::npos) << log;
   auto got = data::read_examples(w.path("dev_filtered.json"));
   auto dev = data::read_examples(w.path("data/dev.json"));
   std::vector<std::string> qs;
