@@ -156,6 +156,9 @@ class EmbedPassagesCommand : public Command {
                                 const std::string& file, const sharding::ShardMeta& meta) {
     sharding::WriterOptions wopts;
     wopts.fletcher32 = fletcher32_;
+    // The pipeline appends a window at a time: chunks of a window's rows.
+    const int64_t elem = meta.dtype == sharding::EmbeddingDtype::kFloat16 ? 2 : 4;
+    wopts.chunk_rows = train::shard_chunk_rows(options_.batch_size * options_.window_batches, meta.dim * elem);
     sharding::EmbeddingShardWriter writer(file, meta, wopts);
     train::PassageEmbedder embedder(retriever, options_);
     log::info("embed-passages: ",

@@ -139,6 +139,12 @@ std::string retriever_fingerprint(const std::string& model_dir) {
   return fp;
 }
 
+int64_t shard_chunk_rows(int64_t window_rows, int64_t row_bytes) {
+  int64_t rows = std::max<int64_t>(1, window_rows);
+  while (rows % 2 == 0 && rows * row_bytes > (int64_t{4} << 20)) rows /= 2;
+  return rows;
+}
+
 PassageEmbedder::PassageEmbedder(LoadedRetriever& retriever, const EmbedOptions& options)
     : retriever_(retriever), options_(options) {
   FID_CHECK(options_.batch_size > 0, "--per_gpu_batch_size must be positive, got ",

@@ -45,6 +45,11 @@ c10::Device pick_device(int local_rank);
 // (content hash of config.json, fingerprints of the weights).
 std::string retriever_fingerprint(const std::string& model_dir);
 
+// Rows per HDF5 chunk for a shard written `window_rows` rows per append:
+// the window itself (each append then fills whole chunks: one write, and no
+// checksummed chunk read back and rewritten), halved while over 4 MiB.
+int64_t shard_chunk_rows(int64_t window_rows, int64_t row_bytes);
+
 struct EmbedOptions {
   int64_t batch_size = 64;     // passages per forward (--per_gpu_batch_size)
   int64_t window_batches = 16;  // batches tokenized and length-sorted together
