@@ -65,12 +65,6 @@ make_workdir() {
   fi
 }
 
-# True when this fid binary has the subcommand (subcommands that are still
-# being written are tested once they are built in).
-has_subcommand() {
-  "$FID" --help 2>/dev/null | grep -qE "^  $1 "
-}
-
 # Kills a process we started, by its pid, and waits up to 10 s for it to go.
 kill_pid() {
   local pid="$1" i

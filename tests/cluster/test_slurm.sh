@@ -84,11 +84,6 @@ two_ranks "$WORK/train_retriever.log"
   fail "train_retriever.sbatch wrote no ck/retriever/checkpoint/step-2/model.safetensors"
 retriever="$WORK/ck/retriever/checkpoint/step-2"
 
-if ! has_subcommand embed-passages || ! has_subcommand retrieve; then
-  say "PASS (bm25, train_reader, test_reader, train_retriever); embed-passages and retrieve are not in this fid yet"
-  exit 0
-fi
-
 # embed_passages.sbatch (one job, 2 ranks) and embed_passages_array.sbatch
 # (2 elements of 1 rank) cut the passages into the same 2 shards.
 MODEL_PATH="$retriever" PASSAGES="$in/data/passages.tsv" OUTPUT="$WORK/emb/" \
