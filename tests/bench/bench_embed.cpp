@@ -113,7 +113,7 @@ void bench_pipeline(const char* name, const std::string& model_dir, const std::s
 }
 
 // The shard writer against fwrite + fsync of the same bytes, in the same
-// pieces (one append per window of the pipeline). Each is run three times,
+// pieces (one append per window of the pipeline). Each is run five times,
 // interleaved, and the best of each is kept: the machine's other load and the
 // page cache's writeback make single runs vary by +-20%.
 void bench_write(const std::string& dir, fid::sharding::EmbeddingDtype dtype, int64_t rows,
@@ -171,11 +171,11 @@ void bench_write(const std::string& dir, fid::sharding::EmbeddingDtype dtype, in
     return t;
   };
   double t_plain = 1e30, t_h5 = 1e30;
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < 5; ++rep) {
     t_plain = std::min(t_plain, write_plain());
     t_h5 = std::min(t_h5, write_shard());
   }
-  std::printf("write %-7s%s %lld x %lld in pieces of %lld rows (%.1f MB), best of 3: HDF5 shard "
+  std::printf("write %-7s%s %lld x %lld in pieces of %lld rows (%.1f MB), best of 5: HDF5 shard "
               "%.1f MB/s, fwrite+fsync %.1f MB/s, ratio %.2f\n",
               fid::sharding::dtype_name(dtype).c_str(), fletcher32 ? " +fletcher32" : "",
               static_cast<long long>(rows),
