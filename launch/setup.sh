@@ -19,7 +19,7 @@ packages=(
   libutf8proc-dev
   # Without it LibTorch and FAISS run on the reference BLAS, ~15x slower.
   libopenblas0-pthread
-  gnuplot-nox
+  gnuplot-nox jq
 )
 
 # The cluster tests (tests/cluster, label `cluster`) start a single-node SLURM
