@@ -180,6 +180,13 @@ class RetrieveCommand : public Command {
       log::info("--nlist ", nlist, " for ", manifest.rows_listed(), " passages");
     }
     params_.validate();
+    if (params_.type != index::IndexType::kFlat) {
+      const int64_t available = std::min(build_.train_sample, manifest.rows_listed());
+      FID_CHECK(available >= (int64_t{1} << params_.pq_nbits), "--n-bits ", params_.pq_nbits,
+                " trains ", int64_t{1} << params_.pq_nbits, " centroids per subquantizer but only ",
+                available, " training vectors are available (passages, or --train_sample): lower ",
+                "--n-bits or raise --train_sample");
+    }
   }
 
   std::string embeddings_dir(const sharding::Manifest& m) const {
