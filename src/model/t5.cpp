@@ -117,9 +117,8 @@ std::vector<at::Tensor> T5Model::cross_keys_values(const at::Tensor& encoder_out
 
 at::Tensor T5Model::lm_logits(const at::Tensor& decoder_out) {
   if (config_.tie_word_embeddings)
-    return at::linear(decoder_out * std::pow(static_cast<double>(config_.d_model), -0.5),
-                      shared->weight);
-  return at::linear(decoder_out, lm_head->weight);
+    return t5_linear(decoder_out * std::pow(static_cast<double>(config_.d_model), -0.5), shared->weight);
+  return t5_linear(decoder_out, lm_head->weight);
 }
 
 DecoderCache T5Model::start_decoding(const at::Tensor& encoder_out, const at::Tensor& encoder_mask,
@@ -131,6 +130,7 @@ DecoderCache T5Model::start_decoding(const at::Tensor& encoder_out, const at::Te
   const auto opts = encoder_out.options();
   std::vector<at::Tensor> cross_kv = cross_keys_values(encoder_out);
   for (size_t l = 0; l < decoder->blocks.size(); ++l) {
+    cache.self_qkv.push_back(decoder->blocks[l]->self_attn->SelfAttention->stacked_qkv());
     cache.self_k.push_back(at::empty({b * h, max_length, dk}, opts));
     cache.self_v.push_back(at::empty({b * h, max_length, dk}, opts));
     cache.cross_k.push_back(cross_kv[2 * l]);
@@ -160,7 +160,7 @@ at::Tensor T5Model::decode_step(const at::Tensor& ids, DecoderCache& cache,
     T5Block& block = *decoder->blocks[l];
     T5Attention& sa = *block.self_attn->SelfAttention;
     at::Tensor x = block.self_attn->layer_norm->forward(h);
-    auto qkv = sa.self_heads(x);  // (B*H, 1, dk) each
+    auto qkv = sa.heads(x, cache.self_qkv[l], 3);  // (B*H, 1, dk) each
     cache.self_k[l].narrow(1, t, 1).copy_(qkv[1]);
     cache.self_v[l].narrow(1, t, 1).copy_(qkv[2]);
     h = h + sa.attend(qkv[0], cache.self_k[l].narrow(1, 0, t + 1), cache.self_v[l].narrow(1, 0, t + 1), self_bias, b);

@@ -26,6 +26,7 @@ class T5Stack : public torch::nn::Module {
 // place into buffers of max_length positions; cross-attention K/V are computed
 // once from the encoder output.
 struct DecoderCache {
+  std::vector<at::Tensor> self_qkv;          // per layer stacked q, k, v weights (3*H*dk, d_model)
   std::vector<at::Tensor> self_k, self_v;    // per layer (B*H, max_length, dk)
   std::vector<at::Tensor> cross_k, cross_v;  // per layer (B*H, S, dk)
   at::Tensor self_bias;   // (1, H, max_length, max_length) relative bias table

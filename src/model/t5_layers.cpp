@@ -1,6 +1,7 @@
 #include "model/t5_layers.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 
 #include <cmath>
 #include <limits>
@@ -33,6 +34,17 @@ at::Tensor relative_position_bucket(const at::Tensor& relative_position, bool bi
       max_exact;
   large = at::min(large, at::full_like(large, num_buckets - 1));
   return buckets + at::where(is_small, rp, large);
+}
+
+at::Tensor t5_linear(const at::Tensor& x, const at::Tensor& weight) {
+  const int64_t in = x.size(-1);
+  if (x.numel() == in && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
+      !at::autocast::is_cpu_enabled()) {
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = weight.size(0);
+    return at::mv(weight, x.reshape({in})).view(shape);
+  }
+  return at::linear(x, weight);
 }
 
 float mask_value(T5Convention c, bool cross_attention) {
@@ -68,15 +80,13 @@ T5Attention::T5Attention(const T5Config& c, bool has_relative_attention_bias)
 std::vector<at::Tensor> T5Attention::heads(const at::Tensor& x, const at::Tensor& stacked_weight,
                                            int64_t n) const {
   const int64_t b = x.size(0), l = x.size(1);
-  at::Tensor y = at::linear(x, stacked_weight);  // (B, L, n*H*dk)
+  at::Tensor y = t5_linear(x, stacked_weight);  // (B, L, n*H*dk)
   // (B, L, n, H, dk) -> (n, B, H, L, dk) in one copy, then (n, B*H, L, dk)
   y = y.view({b, l, n, n_heads, d_kv}).permute({2, 0, 3, 1, 4}).contiguous();
   return y.view({n, b * n_heads, l, d_kv}).unbind(0);
 }
 
-std::vector<at::Tensor> T5Attention::self_heads(const at::Tensor& x) const {
-  return heads(x, at::cat({q->weight, k->weight, v->weight}), 3);
-}
+at::Tensor T5Attention::stacked_qkv() const { return at::cat({q->weight, k->weight, v->weight}); }
 
 at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
                                const at::Tensor& bias, int64_t b, at::Tensor* scores_out) {
@@ -94,7 +104,7 @@ at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const
   at::Tensor ctx = at::bmm(weights.view({b * n_heads, lq, lk}), vh);  // (B*H, Lq, dk)
   // (B, H, Lq, dk) -> (B, Lq, H*dk)
   ctx = ctx.view({b, n_heads, lq, d_kv}).transpose(1, 2).reshape({b, lq, n_heads * d_kv});
-  return at::linear(ctx, o->weight);  // (B, Lq, d_model)
+  return t5_linear(ctx, o->weight);  // (B, Lq, d_model)
 }
 
 at::Tensor T5Attention::compute_bias(int64_t q_len, int64_t k_len, bool bidirectional,
@@ -131,12 +141,12 @@ at::Tensor T5DenseAct::forward(const at::Tensor& x) {
   };
   at::Tensor h;  // (B, L, d_ff)
   if (gated)
-    h = fused_dropout(activate(at::linear(x, wi_0->weight)) * at::linear(x, wi_1->weight), dropout, is_training());
+    h = fused_dropout(activate(t5_linear(x, wi_0->weight)) * t5_linear(x, wi_1->weight), dropout, is_training());
   else if (act == "relu")
-    h = relu_dropout(at::linear(x, wi->weight), dropout, is_training());
+    h = relu_dropout(t5_linear(x, wi->weight), dropout, is_training());
   else
-    h = fused_dropout(activate(at::linear(x, wi->weight)), dropout, is_training());
-  return at::linear(h, wo->weight);
+    h = fused_dropout(activate(t5_linear(x, wi->weight)), dropout, is_training());
+  return t5_linear(h, wo->weight);
 }
 
 T5LayerSelfAttention::T5LayerSelfAttention(const T5Config& c, bool has_bias) {
