@@ -4,3 +4,8 @@ if [[ $(id -u) -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# OpenMP workers sleep at once instead of spinning: LibTorch's OpenMP pool and
+# OpenBLAS's pthread pool share the cores, and one pool's spinning workers slow
+# the other (tests/bench/bench_reader, 2 cores: a t5-small FiD training step
+# took 19.7 s with libgomp's default spinning, 10.7 s passive).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
