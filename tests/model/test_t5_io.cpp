@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "model/autocast.h"
 #include "model/fid.h"
 #include "model/safetensors.h"
 #include "model/t5_io.h"
@@ -289,4 +290,33 @@ TEST(T5ConfigTest, ConventionNamesAndDefaults) {
   EXPECT_TRUE(c.tokenizer_appends_eos);
   T5Config r = T5Config::from_json(c.to_json(), "round trip");
   EXPECT_EQ(r.to_json(), c.to_json());
+}
+
+TEST(T5Precision, AutocastScopeRunsProductsInBf16AndRestores) {
+  EXPECT_EQ(parse_precision("fp32", "--precision"), Precision::kFp32);
+  EXPECT_EQ(parse_precision("bf16", "--precision"), Precision::kBf16);
+  const std::string err = error_of([] { parse_precision("fp16", "--precision"); });
+  EXPECT_NE(err.find("--precision"), std::string::npos) << err;
+  EXPECT_NE(err.find("fp16"), std::string::npos) << err;
+
+  T5Config c = tiny_config();
+  auto model = std::make_shared<T5Model>(c);
+  init_t5_weights(*model, 1);
+  FidReader reader(model);
+  Batch x = make_batch(c.vocab_size);
+  at::NoGradGuard ng;
+  at::Tensor fp32 = reader.forward(x.ids, x.mask, x.labels).logits;
+  at::Tensor bf16;
+  {
+    AutocastScope scope(Precision::kBf16);
+    bf16 = reader.forward(x.ids, x.mask, x.labels).logits;
+  }
+  EXPECT_EQ(fp32.scalar_type(), at::kFloat);
+  EXPECT_EQ(bf16.scalar_type(), at::kBFloat16);  // the LM head ran in bf16
+  const double diff = (bf16.to(at::kFloat) - fp32).abs().max().item<double>();
+  EXPECT_GT(diff, 0.0);
+  EXPECT_LT(diff, 0.1 * fp32.abs().max().item<double>());
+  // Outside the scope: float32 again, the same logits as before.
+  EXPECT_TRUE(at::equal(reader.forward(x.ids, x.mask, x.labels).logits, fp32));
+  { AutocastScope off(Precision::kFp32); EXPECT_TRUE(at::equal(reader.forward(x.ids, x.mask, x.labels).logits, fp32)); }
 }
