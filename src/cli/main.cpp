@@ -3,6 +3,8 @@
 // aborted so that no peer waits forever in a collective.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <exception>
 
 #include "cli/command.h"
@@ -26,6 +28,22 @@ std::string flag(const std::string& seed_name) {
 }
 
 }  // namespace fid::cli
+
+namespace {
+
+// FID_DIST_BACKEND=nccl puts CUDA tensor collectives (gradient all-reduce)
+// on NCCL; mpi (the default) keeps them on MPI. An environment variable so
+// that one launch line (fid-mpirun, the batch scripts) sets it for every
+// subcommand and every rank.
+bool nccl_requested() {
+  const char* v = std::getenv("FID_DIST_BACKEND");
+  const std::string backend = v ? v : "mpi";
+  FID_CHECK(backend == "mpi" || backend == "nccl", "FID_DIST_BACKEND must be 'mpi' or 'nccl', got '",
+            backend, "'");
+  return backend == "nccl";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace fid;
@@ -67,6 +85,7 @@ int main(int argc, char** argv) {
       dist::WorldOptions world = cmd->world;
       // launch/fid-mpirun exports FID_THREADS; --threads wins over it.
       if (world.threads <= 0) world.threads = env_int_or("FID_THREADS", 0);
+      world.nccl = world.nccl || nccl_requested();
       comm = cmd->distributed() ? dist::make_world(world) : dist::make_local_communicator();
       if (!cmd->distributed()) dist::configure_threads(dist::threads_per_rank(1, world.threads));
       warn_if_reference_blas();

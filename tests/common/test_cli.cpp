@@ -28,5 +28,26 @@ TEST(Cli, UnknownSubcommandFailsWithMessage) {
   EXPECT_NE(out.find("frobnicate"), std::string::npos) << out;
 }
 
+TEST(Cli, DistBackendVariableIsChecked) {
+  // A mistyped backend is named before any work starts.
+  testing::TempDir dir;
+  std::string out;
+  EXPECT_NE(testing::run_command("FID_DIST_BACKEND=gloo " + testing::fid_binary() +
+                                     " synth-data --people 20 --output_dir " + dir.path() + "/d",
+                                 &out),
+            0);
+  EXPECT_NE(out.find("FID_DIST_BACKEND must be 'mpi' or 'nccl', got 'gloo'"), std::string::npos)
+      << out;
+#ifndef FID_HAVE_NCCL
+  // Without NCCL compiled in, asking for it is refused with how to rebuild.
+  EXPECT_NE(testing::run_command("FID_DIST_BACKEND=nccl " + testing::fid_binary() +
+                                     " bm25 --passages /nonexistent --data /nonexistent --output_path " +
+                                     dir.path() + "/r.json",
+                                 &out),
+            0);
+  EXPECT_NE(out.find("NCCL backend is not compiled"), std::string::npos) << out;
+#endif
+}
+
 }  // namespace
 }  // namespace fid
