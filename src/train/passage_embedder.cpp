@@ -9,10 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <mutex>
 #include <numeric>
-#include <sstream>
 #include <thread>
 
 #include "common/error.h"
@@ -93,21 +91,6 @@ void gather_rows(const int64_t* ids, const int64_t* mask, int64_t lmax,
   }
 }
 }  // namespace
-
-bool cpu_has_native_bf16() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line);
-    std::string w;
-    while (words >> w) {
-      if (w == "avx512_bf16" || w == "amx_bf16") return true;
-    }
-    return false;  // every core lists the same flags
-  }
-  return false;
-}
 
 Precision choose_precision(bool reduced, const c10::Device& device) {
   if (!reduced) return {at::kFloat, "float32 (--no_fp16)"};

@@ -19,15 +19,17 @@
 #include <functional>
 #include <string>
 
+#include "model/autocast.h"
+
 namespace fid::data { class PassageStore; }
 
 namespace fid::train {
 
 class LoadedRetriever;
 
-// True when /proc/cpuinfo lists avx512_bf16 or amx_bf16: the CPUs on which a
-// bfloat16 forward is faster than float32 rather than emulated.
-bool cpu_has_native_bf16();
+// The CPUs on which a bfloat16 forward is faster than float32 rather than
+// emulated: the model library's test, shared with the reader's autocast.
+using model::cpu_has_native_bf16;
 
 // The dtype the model runs in, and why (one log line).
 struct Precision {
