@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "model/batched_matmul.h"
 #include "model/t5_kernels.h"
 
 namespace fid::model {
@@ -93,7 +94,7 @@ at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const
   const int64_t lq = qh.size(1), lk = kh.size(1);
   // (B*H, Lq, Lk), seen as (B, H, Lq, Lk) without autograd's view tracking so
   // that the bias is added in place (no CopySlices in backward).
-  at::Tensor scores = at::_unsafe_view(at::bmm(qh, kh.transpose(1, 2)), {b, n_heads, lq, lk});
+  at::Tensor scores = at::_unsafe_view(batched_matmul(qh, kh.transpose(1, 2)), {b, n_heads, lq, lk});
   if (scores.scalar_type() == bias.scalar_type())
     scores.add_(bias);
   else  // bfloat16 products under autocast: the sum in float32, as ATen promotes
@@ -101,7 +102,7 @@ at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const
   if (scores_out != nullptr) *scores_out = scores.detach();
   at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
   weights = fused_dropout(weights, dropout, is_training());
-  at::Tensor ctx = at::bmm(weights.view({b * n_heads, lq, lk}), vh);  // (B*H, Lq, dk)
+  at::Tensor ctx = batched_matmul(weights.view({b * n_heads, lq, lk}), vh);  // (B*H, Lq, dk)
   // (B, H, Lq, dk) -> (B, Lq, H*dk)
   ctx = ctx.view({b, n_heads, lq, d_kv}).transpose(1, 2).reshape({b, lq, n_heads * d_kv});
   return t5_linear(ctx, o->weight);  // (B, Lq, d_model)

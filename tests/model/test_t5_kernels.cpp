@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "model/batched_matmul.h"
 #include "model/t5_kernels.h"
 
 using namespace fid::model;
@@ -138,4 +139,34 @@ TEST(T5Kernels, DropoutAddAndReluDropoutGradients) {
   // Outside training: exactly ReLU and the plain sum.
   EXPECT_TRUE(at::equal(relu_dropout(h.detach(), p, false), at::relu(h.detach())));
   EXPECT_TRUE(at::equal(dropout_add(r.detach(), y.detach(), p, false), r.detach() + y.detach()));
+}
+
+TEST(T5Kernels, BatchedMatmulMatchesBmmForEveryLayout) {
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);  // the parallel path needs two intra-op threads
+  if (!batched_matmul_is_parallel()) {
+    at::set_num_threads(before);
+    GTEST_SKIP() << "the BLAS is not OpenBLAS: batched_matmul is at::bmm";
+  }
+  at::manual_seed(8);
+  // Row-major, transposed (column-major) and sliced operands, as attention
+  // passes them (k^T, cache prefixes) and as backward passes them.
+  at::Tensor a0 = at::randn({6, 9, 5}), b0 = at::randn({6, 5, 7});
+  at::Tensor aT = at::randn({6, 5, 9}).transpose(1, 2), bT = at::randn({6, 7, 5}).transpose(1, 2);
+  at::Tensor a_slice = at::randn({6, 12, 5}).narrow(1, 2, 9);
+  at::Tensor odd = at::randn({6, 9, 10}).slice(2, 0, 10, 2);  // no unit stride: copied
+  for (const auto& a : {a0, aT, a_slice, odd}) {
+    for (const auto& b : {b0, bT}) {
+      at::Tensor x = a.detach().clone().requires_grad_(true), y = b.detach().clone().requires_grad_(true);
+      at::Tensor x2 = a.detach().clone().requires_grad_(true), y2 = b.detach().clone().requires_grad_(true);
+      at::Tensor c = batched_matmul(x, y), want = at::bmm(x2, y2);
+      EXPECT_LT(max_diff(c, want), 1e-5);
+      at::Tensor g = at::randn(want.sizes());
+      (c * g).sum().backward();
+      (want * g).sum().backward();
+      EXPECT_LT(max_diff(x.grad(), x2.grad()), 1e-5);
+      EXPECT_LT(max_diff(y.grad(), y2.grad()), 1e-5);
+    }
+  }
+  at::set_num_threads(before);
 }
