@@ -14,7 +14,7 @@
 //
 // Run: build/bench/bench_reader [--threads 2] [--blas_threads T] [--steps 3]
 //        [--gen_length 20] [--force_bf16 1] [--repeat 1] [--only NAME] [--profile 1|2]
-//        [--wait_policy passive|keep]
+//        [--wait_policy passive|keep] [--caching_allocator 1|0]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -37,6 +37,7 @@
 
 #include "common/system.h"
 #include "model/autocast.h"
+#include "model/cpu_allocator.h"
 #include "model/fid.h"
 
 namespace {
@@ -53,6 +54,7 @@ struct Options {
   std::string only;  // run only configurations whose name contains this
   int profile = 0;   // print the operators' self time of one step (2: by input shapes too)
   std::string wait_policy = "passive";  // OMP_WAIT_POLICY for the children unless set: passive | keep
+  bool caching_allocator = true;        // the model library's caching CPU allocator
 };
 
 double now() {
@@ -182,8 +184,20 @@ std::unique_ptr<Profiler> start_profile(const Options& o, double t0) {
       });
 }
 
+// Minor page faults and system CPU seconds of this process so far: freshly
+// mapped memory costs a fault per 4 KiB page, the kernel's time.
+struct Usage {
+  double faults = 0, sys = 0;
+};
+Usage usage() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return {static_cast<double>(u.ru_minflt), u.ru_stime.tv_sec + 1e-6 * u.ru_stime.tv_usec};
+}
+
 // One configuration; prints "RESULT key=value ..." for the parent.
 void run_child(const Options& o) {
+  if (o.caching_allocator) install_caching_cpu_allocator();
   at::set_num_threads(o.threads);
   set_blas_threads(o.blas_threads);
   const T5Config c = small_config(o.dropout);
@@ -200,7 +214,9 @@ void run_child(const Options& o) {
     model->set_gradient_checkpointing(o.checkpoint);
     torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-4));
     double fwd = 0, bwd = 0, upd = 0, loss = 0;
+    Usage u0;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
+      if (s == o.warmup) u0 = usage();
       const double t0 = now();
       std::unique_ptr<Profiler> prof;
       if (o.profile && s == o.warmup) prof = start_profile(o, t0);
@@ -221,6 +237,9 @@ void run_child(const Options& o) {
       }
       loss = l.item<double>();
     }
+    const Usage u1 = usage();
+    r["faults_per_step"] = (u1.faults - u0.faults) / o.steps;
+    r["sys_per_step"] = (u1.sys - u0.sys) / o.steps;
     r["forward"] = fwd / o.steps;
     r["backward"] = bwd / o.steps;
     r["optimizer"] = upd / o.steps;
@@ -276,7 +295,8 @@ std::map<std::string, double> spawn(const std::string& self, const Options& o, c
   const std::string cmd = self + " --threads " + std::to_string(o.threads) + " --blas_threads " +
                           std::to_string(o.blas_threads) + " --steps " + std::to_string(o.steps) +
                           " --gen_length " + std::to_string(o.gen_length) + " --dropout " +
-                          std::to_string(o.dropout) + " --profile " + std::to_string(o.profile) + " " + args;
+                          std::to_string(o.dropout) + " --profile " + std::to_string(o.profile) +
+                          " --caching_allocator " + (o.caching_allocator ? "1" : "0") + " " + args;
   FILE* p = popen(cmd.c_str(), "r");
   std::map<std::string, double> r;
   char line[4096];
@@ -316,6 +336,7 @@ int main(int argc, char** argv) {
     else if (k == "--only") o.only = v;
     else if (k == "--profile") o.profile = std::atoi(v.c_str());
     else if (k == "--wait_policy") o.wait_policy = v;
+    else if (k == "--caching_allocator") o.caching_allocator = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -340,9 +361,10 @@ int main(int argc, char** argv) {
   set_blas_threads(o.blas_threads);
   fid::warn_if_reference_blas();
   const double mm32 = matmul_gflops(at::kFloat, 2048, 5), mm16 = matmul_gflops(at::kBFloat16, 1024, 2);
-  std::printf("CPU: %s\nBLAS: %s; intra-op threads %d, BLAS threads %d, OMP_WAIT_POLICY %s\n",
+  std::printf("CPU: %s\nBLAS: %s; intra-op threads %d, BLAS threads %d, OMP_WAIT_POLICY %s, "
+              "caching CPU allocator %s\n",
               cpu_summary().c_str(), fid::loaded_blas_library().c_str(), o.threads, blas_threads(),
-              policy ? policy : "(unset: libgomp spins)");
+              policy ? policy : "(unset: libgomp spins)", o.caching_allocator ? "on" : "off");
   std::printf("matmul: fp32 %.1f GFLOP/s (2048^3), bf16 %.1f GFLOP/s (1024^3)\n", mm32, mm16);
   const T5Config c = small_config(o.dropout);
   std::printf("t5-small FiD, B=1 N=%lld L=%lld, target %lld tokens, dropout %.2f: forward %.1f GFLOP, "
@@ -386,8 +408,9 @@ int main(int argc, char** argv) {
       std::printf("%-26s %8.3f %8.3f %8.1f %7.3f %8.1f %9.0f ", cfg.name, r["best_seconds"], r["seconds"], gf,
                   gf / r["matmul"], r["matmul"], r["peak_rss_mb"]);
       if (r.count("forward"))
-        std::printf(" fwd %.2f bwd %.2f opt %.2f loss %.4f", r["forward"], r["backward"], r["optimizer"],
-                    r["loss"]);
+        std::printf(" fwd %.2f bwd %.2f opt %.2f loss %.4f; a step: %.0fk page faults, %.2f s system time",
+                    r["forward"], r["backward"], r["optimizer"], r["loss"], r["faults_per_step"] / 1e3,
+                    r["sys_per_step"]);
       if (r.count("length")) std::printf(" %.0f tokens", r["length"]);
       std::printf("\n");
       std::fflush(stdout);
