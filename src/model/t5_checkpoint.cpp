@@ -1,8 +1,10 @@
 // Gradient checkpointing of encoder blocks. LibTorch has no C++ checkpoint(),
 // so this is the recomputing autograd function: forward runs the block without
 // recording a graph and keeps only its inputs and the RNG state; backward
-// replays the block with the same dropout masks and differentiates it.
+// replays the block with the same dropout masks and the same autocast state
+// (backward runs after the autocast scope has closed), and differentiates it.
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -29,6 +31,27 @@ void set_rng_state(const at::Tensor& state) {
   gen.set_state(state);
 }
 
+// The CPU autocast state of the forward, re-entered for the replay: a block
+// that ran in bfloat16 is recomputed in bfloat16 (as torch.utils.checkpoint
+// does), so that its gradient is that of the forward that was run.
+class ReplayAutocast {
+ public:
+  ReplayAutocast(bool enabled, at::ScalarType dtype)
+      : was_enabled_(at::autocast::is_cpu_enabled()), was_dtype_(at::autocast::get_autocast_cpu_dtype()) {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+  ~ReplayAutocast() {
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cpu_dtype(was_dtype_);
+    if (!was_enabled_) at::autocast::clear_cache();
+  }
+
+ private:
+  bool was_enabled_;
+  at::ScalarType was_dtype_;
+};
+
 class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockCheckpoint> {
  public:
   // Inputs: hidden (B, L, d), bias (B, H, L, L), then the block's parameters
@@ -36,6 +59,8 @@ class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockChec
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden,
                                const at::Tensor& bias, at::TensorList params, T5Block* block) {
     ctx->saved_data["rng"] = rng_state();
+    ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
+    ctx->saved_data["autocast_dtype"] = static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype());
     ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
     ctx->saved_data["n_params"] = static_cast<int64_t>(params.size());
     ctx->save_for_backward({hidden, bias});
@@ -60,6 +85,8 @@ class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockChec
     at::Tensor out;
     {
       at::AutoGradMode grad_on(true);
+      ReplayAutocast autocast(ctx->saved_data["autocast"].toBool(),
+                              static_cast<at::ScalarType>(ctx->saved_data["autocast_dtype"].toInt()));
       out = block->forward_encoder(hidden, bias);
     }
     set_rng_state(now);

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "common/error.h"
 #include "common/files.h"
 #include "model/autocast.h"
@@ -273,6 +275,38 @@ TEST(T5Gradients, TiedEmbeddingGradientIsDenseAndComplete) {
   EXPECT_LT((g - want).abs().max().item<double>(), 1e-6);
   // The lookups' part is there: rows of input tokens differ from the LM head's part alone.
   EXPECT_GT(untied.shared->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(T5Checkpointing, ReplaysTheForwardsAutocastState) {
+  // The loss is computed under bf16 autocast and backward runs after the
+  // scope has closed, as a trainer does: the recomputed blocks must still run
+  // in bf16, or their gradients belong to a different (float32) forward.
+  T5Config c = tiny_config("relu", true);
+  c.dropout_rate = 0.1;
+  T5Model m(c);
+  init_t5_weights(m, 12);
+  Batch x = make_batch(c.vocab_size);
+  FidReader r(std::shared_ptr<T5Model>(&m, [](T5Model*) {}));
+  auto grads = [&](bool checkpoint) {
+    m.zero_grad();
+    m.train();
+    m.set_gradient_checkpointing(checkpoint);
+    at::manual_seed(5);
+    at::Tensor loss;
+    {
+      AutocastScope bf16(Precision::kBf16);
+      loss = r.forward(x.ids, x.mask, x.labels).loss;
+    }
+    loss.backward();
+    std::map<std::string, at::Tensor> g;
+    for (const auto& p : m.named_parameters()) g[p.key()] = p.value().grad().clone();
+    return g;
+  };
+  auto plain = grads(false), ckpt = grads(true);
+  for (const auto& [k, g] : plain) {
+    const double scale = g.abs().max().item<double>() + 1e-6;
+    EXPECT_LT((g - ckpt.at(k)).abs().max().item<double>() / scale, 1e-4) << k;
+  }
 }
 
 TEST(T5ConfigTest, ConventionNamesAndDefaults) {
