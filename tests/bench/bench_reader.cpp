@@ -17,7 +17,6 @@
 //        [--wait_policy passive|keep] [--caching_allocator 1|0]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/adamw.h>
 
 #include <dlfcn.h>
@@ -39,6 +38,7 @@
 #include "model/autocast.h"
 #include "model/cpu_allocator.h"
 #include "model/fid.h"
+#include "op_profile.h"
 
 namespace {
 using namespace fid::model;
@@ -131,59 +131,6 @@ Batch make_batch(const Options& o, int64_t vocab) {
   return x;
 }
 
-// Self time per operator over the recorded ranges (nested ranges subtract
-// from their parent), largest first.
-void print_profile(const torch::autograd::profiler::thread_event_lists& lists, double total_s, bool by_shapes) {
-  using torch::autograd::profiler::EventKind;
-  using torch::autograd::profiler::LegacyEvent;
-  std::map<std::string, std::pair<double, int64_t>> self;  // key -> (us, calls)
-  for (const auto& events : lists) {
-    struct Open {
-      const LegacyEvent* e;
-      double child_us;
-    };
-    std::vector<Open> stack;
-    for (const auto& e : events) {
-      if (e.kind() == EventKind::PushRange) {
-        stack.push_back({&e, 0.0});
-      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
-        const Open o = stack.back();
-        stack.pop_back();
-        const double us = o.e->cpuElapsedUs(e);
-        std::string key = o.e->name();
-        if (by_shapes) {
-          for (const auto& shape : o.e->shapes()) {
-            key += " [";
-            for (size_t i = 0; i < shape.size(); ++i) key += (i ? "," : "") + std::to_string(shape[i]);
-            key += "]";
-          }
-        }
-        auto& s = self[key];
-        s.first += us - o.child_us;
-        s.second += 1;
-        if (!stack.empty()) stack.back().child_us += us;
-      }
-    }
-  }
-  std::vector<std::pair<double, std::string>> order;
-  for (auto& [k, v] : self) order.emplace_back(v.first, k);
-  std::sort(order.rbegin(), order.rend());
-  std::printf("PROFILE step %.3f s; operator self time:\n", total_s);
-  for (size_t i = 0; i < order.size() && i < 40; ++i)
-    std::printf("PROFILE %10.1f ms %5.1f%% %7lld calls  %s\n", order[i].first / 1e3,
-                100.0 * order[i].first / 1e6 / total_s, (long long)self[order[i].second].second,
-                order[i].second.c_str());
-}
-
-using Profiler = torch::autograd::profiler::TLSLegacyProfilerGuard;
-std::unique_ptr<Profiler> start_profile(const Options& o, double t0) {
-  return std::make_unique<Profiler>(
-      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, o.profile > 1),
-      [t0, by_shapes = o.profile > 1](const torch::autograd::profiler::thread_event_lists& l) {
-        print_profile(l, now() - t0, by_shapes);
-      });
-}
-
 // Minor page faults and system CPU seconds of this process so far: freshly
 // mapped memory costs a fault per 4 KiB page, the kernel's time.
 struct Usage {
@@ -218,8 +165,8 @@ void run_child(const Options& o) {
     for (int s = 0; s < o.warmup + o.steps; ++s) {
       if (s == o.warmup) u0 = usage();
       const double t0 = now();
-      std::unique_ptr<Profiler> prof;
-      if (o.profile && s == o.warmup) prof = start_profile(o, t0);
+      std::unique_ptr<fid::bench::Profiler> prof;
+      if (o.profile && s == o.warmup) prof = fid::bench::start_profile(o.profile > 1);
       opt.zero_grad();
       at::Tensor l;
       {
@@ -250,8 +197,8 @@ void run_child(const Options& o) {
     double len = 0;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
       const double t0 = now();
-      std::unique_ptr<Profiler> prof;
-      if (o.profile && s == o.warmup) prof = start_profile(o, t0);
+      std::unique_ptr<fid::bench::Profiler> prof;
+      if (o.profile && s == o.warmup) prof = fid::bench::start_profile(o.profile > 1);
       AutocastScope ac(precision);
       FidGeneration g = reader.generate(x.ids, x.mask, o.gen_length);
       if (s >= o.warmup) times.push_back(now() - t0);
