@@ -13,9 +13,11 @@
 #include "common/error.h"
 
 // The loops below are written so that GCC vectorises them; the build targets
-// plain x86-64, so each kernel also gets an AVX2/FMA clone chosen at load time.
+// plain x86-64, so each kernel also gets an AVX2 clone chosen at load time by
+// CPU feature ("arch=haswell" would dispatch on the CPU model, and AMD CPUs
+// with AVX2 would get the SSE2 clone).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define FID_KERNEL __attribute__((target_clones("arch=haswell", "default")))
+#define FID_KERNEL __attribute__((target_clones("avx2", "default")))
 #else
 #define FID_KERNEL
 #endif
