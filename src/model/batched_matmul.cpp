@@ -23,7 +23,10 @@ using torch::autograd::variable_list;
 struct Blas {
   using Sgemm = void (*)(const char*, const char*, const int*, const int*, const int*, const float*,
                          const float*, const int*, const float*, const int*, const float*, float*, const int*);
+  using Sgemv = void (*)(const char*, const int*, const int*, const float*, const float*, const int*, const float*,
+                         const int*, const float*, float*, const int*);
   Sgemm sgemm = nullptr;
+  Sgemv sgemv = nullptr;
   void (*set_threads)(int) = nullptr;
   int (*get_threads)() = nullptr;
 };
@@ -32,11 +35,12 @@ const Blas* openblas() {
   static const Blas blas = [] {
     Blas b;
     b.sgemm = reinterpret_cast<Blas::Sgemm>(dlsym(RTLD_DEFAULT, "sgemm_"));
+    b.sgemv = reinterpret_cast<Blas::Sgemv>(dlsym(RTLD_DEFAULT, "sgemv_"));
     b.set_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
     b.get_threads = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
     return b;
   }();
-  return blas.sgemm && blas.set_threads && blas.get_threads ? &blas : nullptr;
+  return blas.sgemm && blas.sgemv && blas.set_threads && blas.get_threads ? &blas : nullptr;
 }
 
 // One row-major operand X (rows, cols) as BLAS (column-major) sees it: the
@@ -65,6 +69,8 @@ at::Tensor parallel_bmm(at::Tensor a, at::Tensor b) {
   Operand oa{}, ob{};
   if (!blas_operand(a, &oa)) a = a.contiguous(), blas_operand(a, &oa);
   if (!blas_operand(b, &ob)) b = b.contiguous(), blas_operand(b, &ob);
+  // A single-row a is a vector for sgemv: it needs a positive element stride.
+  if (a.size(1) == 1 && (a.stride(2) < 1 || a.stride(2) > INT_MAX)) a = a.contiguous(), blas_operand(a, &oa);
   const int64_t bt = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
   at::Tensor c = at::empty({bt, m, n}, a.options());
   const Blas& blas = *openblas();
@@ -79,6 +85,17 @@ at::Tensor parallel_bmm(at::Tensor a, at::Tensor b) {
   blas.set_threads(1);
   at::parallel_for(0, bt, 1, [&](int64_t begin, int64_t end) {
     const float one = 1.0f, zero = 0.0f;
+    if (m == 1) {
+      // A single row (a decoding step): c^T = B^T a^T as a matrix-vector
+      // product, which reads B once instead of packing it for a GEMM. BLAS's
+      // view of b is B^T (N x K) for 'N' and B (K x N) for 'T'.
+      const int inc_a = static_cast<int>(a.stride(2)), inc_c = 1;
+      const int rows = ob.trans == 'N' ? ni : ki, cols = ob.trans == 'N' ? ki : ni;
+      for (int64_t i = begin; i < end; ++i)
+        blas.sgemv(&ob.trans, &rows, &cols, &one, bp + i * sb, &ob.ld, ap + i * sa, &inc_a, &zero, cp + i * n,
+                   &inc_c);
+      return;
+    }
     for (int64_t i = begin; i < end; ++i)
       blas.sgemm(&ob.trans, &oa.trans, &ni, &mi, &ki, &one, bp + i * sb, &ob.ld, ap + i * sa, &oa.ld, &zero,
                  cp + i * m * n, &ldc);

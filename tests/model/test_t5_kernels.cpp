@@ -155,9 +155,13 @@ TEST(T5Kernels, BatchedMatmulMatchesBmmForEveryLayout) {
   at::Tensor aT = at::randn({6, 5, 9}).transpose(1, 2), bT = at::randn({6, 7, 5}).transpose(1, 2);
   at::Tensor a_slice = at::randn({6, 12, 5}).narrow(1, 2, 9);
   at::Tensor odd = at::randn({6, 9, 10}).slice(2, 0, 10, 2);  // no unit stride: copied
-  for (const auto& a : {a0, aT, a_slice, odd}) {
+  // Single rows (decoding steps) take the matrix-vector path.
+  at::Tensor row = at::randn({6, 1, 5}), row_strided = at::randn({6, 5, 3}).select(2, 1).unsqueeze(1);
+  at::Tensor row_expanded = at::randn({6, 1, 1}).expand({6, 1, 5});
+  for (const auto& a : {a0, aT, a_slice, odd, row, row_strided, row_expanded}) {
     for (const auto& b : {b0, bT}) {
-      at::Tensor x = a.detach().clone().requires_grad_(true), y = b.detach().clone().requires_grad_(true);
+      // x and y keep the strides of a and b; x2 and y2 are the reference.
+      at::Tensor x = a.detach().requires_grad_(true), y = b.detach().requires_grad_(true);
       at::Tensor x2 = a.detach().clone().requires_grad_(true), y2 = b.detach().clone().requires_grad_(true);
       at::Tensor c = batched_matmul(x, y), want = at::bmm(x2, y2);
       EXPECT_LT(max_diff(c, want), 1e-5);
