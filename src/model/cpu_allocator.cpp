@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <unordered_map>
 
 namespace fid::model {
 namespace {
@@ -15,30 +16,28 @@ constexpr size_t kMinCached = size_t{1} << 20;  // smaller blocks: the default a
 constexpr size_t kPage = 4096;
 constexpr size_t kAlignment = 64;  // as c10's default CPU allocator
 
-struct Block {
-  void* ptr;
-  size_t size;  // bytes allocated (the request rounded up to pages)
-};
-
 class CachingCpuAllocator final : public c10::Allocator {
  public:
+  // The context is the data pointer itself (raw_allocate, used by some of
+  // LibTorch's serialization, requires it); block sizes live in `live_`.
   c10::DataPtr allocate(size_t n) const override {
     if (n < kMinCached) return c10::GetDefaultCPUAllocator()->allocate(n);
-    const size_t size = (n + kPage - 1) / kPage * kPage;
-    Block* b = take(size);
-    if (b == nullptr) {
-      void* p = nullptr;
+    size_t size = (n + kPage - 1) / kPage * kPage;
+    void* p = take(&size);
+    if (p == nullptr) {
       if (posix_memalign(&p, kAlignment, size) != 0 || p == nullptr) {
         release_all();  // the cache may be what is in the way
         if (posix_memalign(&p, kAlignment, size) != 0 || p == nullptr) throw std::bad_alloc();
       }
-      b = new Block{p, size};
     }
-    return c10::DataPtr(b->ptr, b, &CachingCpuAllocator::give_back, c10::Device(c10::DeviceType::CPU));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_[p] = size;
+    }
+    return c10::DataPtr(p, p, &CachingCpuAllocator::give_back, c10::Device(c10::DeviceType::CPU));
   }
 
-  // Blocks carry their size in the context: there is no raw deleter.
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  c10::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::give_back; }
 
   static CachingCpuAllocator& instance() {
     // Never destroyed: tensors freed during exit still find it.
@@ -52,13 +51,13 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   void release_all() const {
-    std::multimap<size_t, Block*> blocks;
+    std::multimap<size_t, void*> blocks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       blocks.swap(free_);
       cached_ = 0;
     }
-    for (auto& [size, b] : blocks) destroy(b);
+    for (auto& [size, p] : blocks) std::free(p);
   }
 
   CachingAllocatorStats stats() const {
@@ -67,42 +66,49 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  // The smallest cached block that fits, if it wastes at most a quarter.
-  Block* take(size_t size) const {
+  // The smallest cached block that fits, if it wastes at most a quarter;
+  // *size becomes the block's size.
+  void* take(size_t* size) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_.lower_bound(size);
-    if (it == free_.end() || it->first > size + size / 4) {
+    auto it = free_.lower_bound(*size);
+    if (it == free_.end() || it->first > *size + *size / 4) {
       ++misses_;
       return nullptr;
     }
-    Block* b = it->second;
+    *size = it->first;
+    void* p = it->second;
     free_.erase(it);
-    cached_ -= b->size;
+    cached_ -= *size;
     ++hits_;
-    return b;
+    return p;
   }
 
-  static void give_back(void* ctx) {
-    auto* b = static_cast<Block*>(ctx);
+  static void give_back(void* p) {
     CachingCpuAllocator& self = instance();
+    bool ours = false, kept = false;
     {
       std::lock_guard<std::mutex> lock(self.mutex_);
-      if (self.cached_ + b->size <= self.limit_) {
-        self.free_.emplace(b->size, b);
-        self.cached_ += b->size;
-        return;
+      auto it = self.live_.find(p);
+      if (it != self.live_.end()) {
+        ours = true;
+        const size_t size = it->second;
+        self.live_.erase(it);
+        if (self.cached_ + size <= self.limit_) {
+          self.free_.emplace(size, p);
+          self.cached_ += size;
+          kept = true;
+        }
       }
     }
-    destroy(b);
-  }
-
-  static void destroy(Block* b) {
-    std::free(b->ptr);
-    delete b;
+    // Not ours: a small block of the default allocator, handed out through
+    // raw_allocate and freed through our raw_deleter.
+    if (!ours) c10::GetDefaultCPUAllocator()->raw_deleter()(p);
+    else if (!kept) std::free(p);
   }
 
   mutable std::mutex mutex_;
-  mutable std::multimap<size_t, Block*> free_;  // size -> block
+  mutable std::multimap<size_t, void*> free_;     // size -> cached block
+  mutable std::unordered_map<void*, size_t> live_;  // block in use -> size
   mutable size_t cached_ = 0;
   mutable int64_t hits_ = 0, misses_ = 0;
   size_t limit_ = size_t{1} << 30;

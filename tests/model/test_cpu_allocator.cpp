@@ -2,6 +2,7 @@
 // oversized matches are not, the limit holds, and release empties the cache.
 // Its own executable: installing it changes the whole process.
 #include <ATen/ATen.h>
+#include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
 
 #include "model/cpu_allocator.h"
@@ -45,6 +46,14 @@ TEST(CachingCpuAllocator, ReusesLargeBlocksWithinLimits) {
   EXPECT_GT(caching_cpu_allocator_stats().cached_bytes, 32 * mib);
   release_cached_cpu_memory();
   EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 0);
+  // raw_allocate (LibTorch's serialization uses it) needs the context to be
+  // the data pointer; the raw deleter takes large and small blocks back.
+  c10::Allocator* alloc = c10::GetCPUAllocator();
+  void* big = alloc->raw_allocate(2 * mib);
+  void* little = alloc->raw_allocate(100);
+  alloc->raw_deleter()(big);
+  alloc->raw_deleter()(little);
+  EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 2 * mib);
   // Values survive reuse like any fresh allocation would: nothing shared.
   at::Tensor a = at::arange(2 * mib, at::kFloat), b = a * 2;
   EXPECT_NE(a.data_ptr(), b.data_ptr());
