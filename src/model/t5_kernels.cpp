@@ -11,16 +11,7 @@
 #include <mutex>
 
 #include "common/error.h"
-
-// The loops below are written so that GCC vectorises them; the build targets
-// plain x86-64, so each kernel also gets an AVX2 clone chosen at load time by
-// CPU feature ("arch=haswell" would dispatch on the CPU model, and AMD CPUs
-// with AVX2 would get the SSE2 clone).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define FID_KERNEL __attribute__((target_clones("avx2", "default")))
-#else
-#define FID_KERNEL
-#endif
+#include "common/kernel_clones.h"
 
 namespace fid::model {
 namespace {

@@ -1,10 +1,9 @@
 #include "train/optim.h"
 
 #include <torch/nn/utils/clip_grad.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/adamw.h>
 
 #include "common/error.h"
+#include "train/fused_adam.h"
 
 namespace fid::train {
 
@@ -12,10 +11,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimOptions& opti
                                                         const std::vector<at::Tensor>& params) {
   FID_CHECK(options.lr > 0, "--lr must be positive, got ", options.lr);
   if (options.optim == "adam") {
-    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(options.lr));
+    return std::make_unique<FusedAdam>(params, torch::optim::AdamOptions(options.lr));
   }
   if (options.optim == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(
+    return std::make_unique<FusedAdamW>(
         params, torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay));
   }
   FID_THROW("--optim must be 'adam' or 'adamw', got '", options.optim, "'");

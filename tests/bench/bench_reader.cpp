@@ -14,7 +14,7 @@
 //
 // Run: build/bench/bench_reader [--threads 2] [--blas_threads T] [--steps 3]
 //        [--gen_length 20] [--force_bf16 1] [--repeat 1] [--only NAME] [--profile 1|2]
-//        [--wait_policy passive|keep] [--caching_allocator 1|0]
+//        [--wait_policy passive|keep] [--caching_allocator 1|0] [--libtorch_adamw 0|1]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/optim/adamw.h>
@@ -39,6 +39,7 @@
 #include "model/cpu_allocator.h"
 #include "model/fid.h"
 #include "op_profile.h"
+#include "train/optim.h"
 
 namespace {
 using namespace fid::model;
@@ -55,6 +56,7 @@ struct Options {
   int profile = 0;   // print the operators' self time of one step (2: by input shapes too)
   std::string wait_policy = "passive";  // OMP_WAIT_POLICY for the children unless set: passive | keep
   bool caching_allocator = true;        // the model library's caching CPU allocator
+  bool libtorch_adamw = false;          // LibTorch's AdamW instead of the trainer's fused one
 };
 
 double now() {
@@ -159,7 +161,12 @@ void run_child(const Options& o) {
   if (o.child == "train") {
     model->train();
     model->set_gradient_checkpointing(o.checkpoint);
-    torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-4));
+    // The trainer's optimizer (fused AdamW), or LibTorch's with --libtorch_adamw 1.
+    fid::train::OptimOptions oo;
+    oo.optim = "adamw", oo.lr = 1e-4, oo.weight_decay = 0.01;
+    std::unique_ptr<torch::optim::Optimizer> fused = fid::train::make_optimizer(oo, model->parameters());
+    torch::optim::AdamW libtorch_adamw(model->parameters(), torch::optim::AdamWOptions(1e-4));
+    torch::optim::Optimizer& opt = o.libtorch_adamw ? static_cast<torch::optim::Optimizer&>(libtorch_adamw) : *fused;
     double fwd = 0, bwd = 0, upd = 0, loss = 0;
     Usage u0;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
@@ -243,7 +250,8 @@ std::map<std::string, double> spawn(const std::string& self, const Options& o, c
                           std::to_string(o.blas_threads) + " --steps " + std::to_string(o.steps) +
                           " --gen_length " + std::to_string(o.gen_length) + " --dropout " +
                           std::to_string(o.dropout) + " --profile " + std::to_string(o.profile) +
-                          " --caching_allocator " + (o.caching_allocator ? "1" : "0") + " " + args;
+                          " --caching_allocator " + (o.caching_allocator ? "1" : "0") +
+                          " --libtorch_adamw " + (o.libtorch_adamw ? "1" : "0") + " " + args;
   FILE* p = popen(cmd.c_str(), "r");
   std::map<std::string, double> r;
   char line[4096];
@@ -284,6 +292,7 @@ int main(int argc, char** argv) {
     else if (k == "--profile") o.profile = std::atoi(v.c_str());
     else if (k == "--wait_policy") o.wait_policy = v;
     else if (k == "--caching_allocator") o.caching_allocator = v == "1";
+    else if (k == "--libtorch_adamw") o.libtorch_adamw = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -312,6 +321,7 @@ int main(int argc, char** argv) {
               "caching CPU allocator %s\n",
               cpu_summary().c_str(), fid::loaded_blas_library().c_str(), o.threads, blas_threads(),
               policy ? policy : "(unset: libgomp spins)", o.caching_allocator ? "on" : "off");
+  std::printf("optimizer: %s\n", o.libtorch_adamw ? "LibTorch's AdamW" : "fused AdamW (the trainer's)");
   std::printf("matmul: fp32 %.1f GFLOP/s (2048^3), bf16 %.1f GFLOP/s (1024^3)\n", mm32, mm16);
   const T5Config c = small_config(o.dropout);
   std::printf("t5-small FiD, B=1 N=%lld L=%lld, target %lld tokens, dropout %.2f: forward %.1f GFLOP, "
