@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/command.h"
+#include "common/log.h"
+#include "model/autocast.h"
 #include "train/reader_trainer.h"
 
 namespace fid::cli {
@@ -26,6 +28,22 @@ inline void add_run_options(CLI::App& app, std::string& name, std::string& check
       ->capture_default_str();
   app.add_option(flag("per_gpu_batch_size"), batch, "batch size per rank")->capture_default_str();
   app.add_option(flag("seed"), seed, "random seed")->capture_default_str();
+}
+
+inline void add_precision_option(CLI::App& app, std::string& precision) {
+  app.add_option(flag("precision"), precision,
+                 "fp32 | bf16 (bfloat16 autocast: products in bf16, norms, softmax and losses in fp32)")
+      ->capture_default_str();
+}
+
+// --precision's value, with a warning where bf16 is emulated (slower than fp32).
+inline model::Precision reader_precision(const std::string& value) {
+  const model::Precision p = model::parse_precision(value, "--precision");
+  if (p == model::Precision::kBf16 && !model::cpu_has_native_bf16()) {
+    log::warn("--precision bf16: this CPU has no native bfloat16 products (avx512_bf16/amx_bf16); "
+              "they are emulated and slower than fp32 here");
+  }
+  return p;
 }
 
 // Evaluation, checkpoint and log frequencies (the seed's, plus --log_freq).

@@ -27,10 +27,12 @@ class TestReaderCommand : public Command {
     app.add_flag(flag("write_crossattention_scores"), write_scores_,
                  "write dataset_wscores.json with the reader's passage scores");
     add_reader_input_options(app, o_.input);
+    add_precision_option(app, precision_);
   }
 
   void run(dist::Communicator& comm) override {
     FID_CHECK(model_path_ != "none", "--model_path is required (a FiD reader directory)");
+    o_.precision = reader_precision(precision_);
     const std::string run_dir = join_path(checkpoint_dir_, name_);
     if (comm.rank() == 0) make_directories(run_dir);
     train::LoadedReader lr = train::load_reader(model_path_);
@@ -42,7 +44,8 @@ class TestReaderCommand : public Command {
     if (comm.rank() == 0) {
       write_json_atomic(join_path(run_dir, "eval_metrics.json"),
                         {{"exact_match", r.exact_match}, {"scored", r.scored}, {"total", r.total},
-                         {"eval_data", eval_data_}, {"model_path", model_path_}});
+                         {"eval_data", eval_data_}, {"model_path", model_path_},
+                         {"precision", model::to_string(o_.precision)}});
       if (write_results_) {
         train::write_answers(join_path(run_dir, "final_output.txt"), r.ids, r.answers);
       }
@@ -58,7 +61,7 @@ class TestReaderCommand : public Command {
  private:
   train::ReaderEvalOptions o_;
   std::string name_ = "experiment_name", checkpoint_dir_ = "./checkpoint/", model_path_ = "none";
-  std::string eval_data_;
+  std::string eval_data_, precision_ = "fp32";
   int64_t seed_ = 0;
   bool write_results_ = false, write_scores_ = false;
 };

@@ -27,13 +27,18 @@ class TrainReaderCommand : public Command {
     app.add_flag(flag("use_checkpoint"), o_.use_checkpoint,
                  "recompute encoder activations in backward (less memory)");
     add_reader_input_options(app, o_.input);
+    add_precision_option(app, precision_);
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
-  void run(dist::Communicator& comm) override { train::train_reader(comm, o_); }
+  void run(dist::Communicator& comm) override {
+    o_.precision = reader_precision(precision_);
+    train::train_reader(comm, o_);
+  }
 
  private:
   train::ReaderTrainOptions o_;
   std::string model_size_ = "base";
+  std::string precision_ = "fp32";
 };
 
 }  // namespace

@@ -61,6 +61,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     ReaderInputOptions io = options.input;
     io.with_targets = false;
     ReaderBatch b = make_reader_batch(tokenizer, ptrs, {}, io);
+    model::AutocastScope autocast(options.precision);
     model::FidGeneration gen =
         reader.generate(b.passage_ids, b.passage_mask, options.max_length, options.with_scores);
     at::Tensor ids = gen.ids.contiguous();

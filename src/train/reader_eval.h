@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dist/communicator.h"
+#include "model/autocast.h"
 #include "train/reader_io.h"
 
 namespace fid::train {
@@ -20,6 +21,7 @@ struct ReaderEvalOptions {
   bool with_scores = false;   // cross-attention scores of the first decoding step
   bool gather = false;        // collect answers (and scores) on rank 0
   int64_t print_freq = 1000;  // batches between progress lines (the seed's --eval_print_freq)
+  model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast for generation
 };
 
 struct ReaderEvalResult {

@@ -20,6 +20,7 @@ class ReaderTask : public TrainTask {
     eval_.batch_size = o.loop.per_gpu_batch_size;
     eval_.max_examples = o.max_eval_examples;
     eval_.print_freq = o.eval_print_freq;
+    eval_.precision = o.precision;
   }
   torch::nn::Module& module() override { return *lr_.t5; }
   int64_t num_examples() const override { return train_.size(); }
@@ -42,6 +43,9 @@ class ReaderTask : public TrainTask {
 
   at::Tensor loss(int slot) override {
     ReaderBatch& b = slots_[static_cast<size_t>(slot)];
+    // Autograd records the casts, so backward (outside the scope) runs the
+    // products in bf16 too, as torch.autocast does.
+    model::AutocastScope autocast(o_.precision);
     return reader_.forward(b.passage_ids, b.passage_mask, b.labels).loss;
   }
 

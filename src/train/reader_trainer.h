@@ -18,6 +18,7 @@ struct ReaderTrainOptions {
   int64_t eval_print_freq = 1000;
   bool use_checkpoint = false;
   double dropout = 0.1;
+  model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast (forward; backward follows it)
   ReaderInputOptions input;
 };
 

@@ -1,7 +1,7 @@
 // Data-parallel reader training and evaluation through `fid`, on 1 and 2
 // ranks: equivalence of the distributed step, identical evaluation, a rank
-// killed mid-run ending the job and the rerun resuming exactly, and corrupted
-// checkpoints refused.
+// killed mid-run ending the job and the rerun resuming exactly, corrupted
+// checkpoints refused, and bf16 autocast (--precision) tracking fp32.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -160,6 +160,60 @@ TEST(ReaderDist, CorruptedCheckpointIsRefusedNamingTheFile) {
   std::filesystem::resize_file(weights, bytes.size() / 2);
   EXPECT_NE(run_command(ws.train_command(1, "corrupt", "--total_steps 4 --save_freq 2 --eval_freq 1000"), &out), 0);
   EXPECT_NE(out.find("truncated"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace fid::testing
+
+namespace fid::testing {
+namespace {
+
+std::vector<double> first_ctx_scores(const std::string& run) {
+  std::vector<double> out;
+  std::istringstream in(read_file(workspace().path("ck/" + run + "/dataset_wscores.json")));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    for (int c = 0; c < 2; ++c) out.push_back(j["ctxs"][c]["score"].get<double>());
+  }
+  return out;
+}
+
+TEST(ReaderDist, Bf16PrecisionTracksFp32InTrainingAndEvaluation) {
+  auto& ws = workspace();
+  const std::string common = "--total_steps 3 --save_freq 3 --eval_freq 1000 --dropout 0 --seed 1 "
+                             "--per_gpu_batch_size 2 ";
+  ws.run_ok(ws.train_command(1, "p32", common + "--precision fp32"));
+  ws.run_ok(ws.train_command(1, "p16", common + "--precision bf16"));
+  auto l32 = losses("p32"), l16 = losses("p16");
+  ASSERT_EQ(l16.size(), 3u);
+  for (auto& [s, v] : l32) {
+    // bf16 products (8 mantissa bits) move the loss a little, never a lot.
+    EXPECT_NEAR(l16[s], v, 0.005 * v) << "step " << s;
+  }
+  EXPECT_NE(l16[1], l32[1]);  // the products really ran in bf16
+  EXPECT_LT(max_weight_difference(checkpoint("p16", "step-3"), checkpoint("p32", "step-3")), 1e-2);
+
+  const std::string opts = "--model_path " + checkpoint("p32", "step-3") +
+                           " --per_gpu_batch_size 4 --write_crossattention_scores ";
+  ws.run_ok(ws.test_command(1, "t32", opts + "--precision fp32"));
+  ws.run_ok(ws.test_command(1, "t16", opts + "--precision bf16"));
+  EXPECT_EQ(read_json_file(ws.path("ck/t16/eval_metrics.json"))["precision"], "bf16");
+  EXPECT_EQ(read_json_file(ws.path("ck/t32/eval_metrics.json"))["precision"], "fp32");
+  auto s32 = first_ctx_scores("t32"), s16 = first_ctx_scores("t16");
+  ASSERT_EQ(s16.size(), s32.size());
+  ASSERT_FALSE(s32.empty());
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < s32.size(); ++i) {
+    worst = std::max(worst, std::abs(s16[i] - s32[i]));
+    scale = std::max(scale, std::abs(s32[i]));
+  }
+  EXPECT_GT(worst, 0.0);
+  EXPECT_LT(worst, 0.05 * scale) << "largest |score| " << scale;
+
+  std::string out;
+  EXPECT_NE(run_command(ws.test_command(1, "tbad", opts + "--precision fp16"), &out), 0);
+  EXPECT_NE(out.find("--precision"), std::string::npos) << out;
 }
 
 }  // namespace
