@@ -54,7 +54,7 @@ struct Options {
   double dropout = 0.1;
   std::string only;  // run only configurations whose name contains this
   int profile = 0;   // print the operators' self time of one step (2: by input shapes too)
-  std::string wait_policy = "passive";  // OMP_WAIT_POLICY for the children unless set: passive | keep
+  std::string wait_policy = "passive";  // children's OMP_WAIT_POLICY / OPENBLAS_THREAD_TIMEOUT unless set: passive | keep
   bool caching_allocator = true;        // the model library's caching CPU allocator
   bool libtorch_adamw = false;          // LibTorch's AdamW instead of the trainer's fused one
 };
@@ -312,7 +312,11 @@ int main(int argc, char** argv) {
   // cores from OpenBLAS's own pthread pool (and vice versa): measured on 2
   // cores, a training step took 19.7 s spinning and 10.7 s passive.
   if (o.wait_policy == "passive") setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+  // OpenBLAS's workers, read when it loads too: sleep at once after a product
+  // instead of yielding for 2^28 cycles (launch/env.sh sets the same).
+  if (o.wait_policy == "passive") setenv("OPENBLAS_THREAD_TIMEOUT", "4", /*overwrite=*/0);
   const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* blas_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   at::set_num_threads(o.threads);
   set_blas_threads(o.blas_threads);
   fid::warn_if_reference_blas();
@@ -321,6 +325,7 @@ int main(int argc, char** argv) {
               "caching CPU allocator %s\n",
               cpu_summary().c_str(), fid::loaded_blas_library().c_str(), o.threads, blas_threads(),
               policy ? policy : "(unset: libgomp spins)", o.caching_allocator ? "on" : "off");
+  std::printf("OPENBLAS_THREAD_TIMEOUT %s\n", blas_timeout ? blas_timeout : "(unset: 28)");
   std::printf("optimizer: %s\n", o.libtorch_adamw ? "LibTorch's AdamW" : "fused AdamW (the trainer's)");
   std::printf("matmul: fp32 %.1f GFLOP/s (2048^3), bf16 %.1f GFLOP/s (1024^3)\n", mm32, mm16);
   const T5Config c = small_config(o.dropout);

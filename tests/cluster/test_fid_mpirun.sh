@@ -42,6 +42,10 @@ expect "oversubscribed" "--oversubscribe --bind-to none" "${wrap[@]}" -n $((core
 expect "forwarded" "-x FID_LOG_LEVEL .*-x NCCL_DEBUG .*-x OMP_NUM_THREADS" \
   env FID_LOG_LEVEL=debug NCCL_DEBUG=INFO "${wrap[@]}" -n 2 -- fid x
 expect "FID_THREADS wins" "^FID_THREADS=3 OMP_NUM_THREADS=3 " env FID_THREADS=3 "${wrap[@]}" -n 2 -- fid x
+expect "workers sleep" "OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 .*-x OPENBLAS_THREAD_TIMEOUT " \
+  env -u OMP_WAIT_POLICY -u OPENBLAS_THREAD_TIMEOUT "${wrap[@]}" -n 2 -- fid x
+expect "caller's waits kept" "OMP_WAIT_POLICY=ACTIVE OPENBLAS_THREAD_TIMEOUT=20 " \
+  env OMP_WAIT_POLICY=ACTIVE OPENBLAS_THREAD_TIMEOUT=20 "${wrap[@]}" -n 2 -- fid x
 expect "command last" "-x PATH --mca btl tcp\\\\,self fid bm25 --n-docs 5 $" \
   "${wrap[@]}" -n 2 --mca btl tcp,self -- fid bm25 --n-docs 5
 
