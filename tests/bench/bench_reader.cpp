@@ -4,15 +4,17 @@
 // generation, in float32 and bfloat16 autocast (--precision of the reader),
 // with and without gradient checkpointing. Prints step time, achieved GFLOP/s
 // (matmul FLOPs counted analytically; a training step counts 3x the forward),
-// the ratio to a large float32 matmul measured in the same process just before
-// and after the steps, peak RSS, and bf16's loss and logit difference from fp32.
+// the ratio to a large float32 matmul measured in the same process, peak RSS,
+// and bf16's loss and logit difference from fp32.
 //
 // Each configuration runs in its own child process, so peak RSS figures don't
-// mix. On a machine shared with other jobs timings vary by 2x from minute to
-// minute: the ratio uses the best step against the best matmul of the same
-// child, and `--repeat` reruns every configuration.
+// mix. On a machine shared with other jobs the speed drifts by tens of
+// percent within seconds, so the ratio is given two ways: overall (the best
+// step against the best matmul of the child, which mixes moments) and per step
+// (each step against the faster of the matmuls run just before and after it),
+// as the median and the best over the steps. `--repeat` reruns everything.
 //
-// Run: build/bench/bench_reader [--threads 2] [--blas_threads T] [--steps 3]
+// Run: build/bench/bench_reader [--threads 2] [--blas_threads T] [--steps 5]
 //        [--gen_length 20] [--force_bf16 1] [--repeat 1] [--only NAME] [--profile 1|2]
 //        [--wait_policy passive|keep] [--caching_allocator 1|0] [--libtorch_adamw 0|1]
 #include <ATen/ATen.h>
@@ -45,7 +47,7 @@ namespace {
 using namespace fid::model;
 
 struct Options {
-  int threads = 2, blas_threads = 0, steps = 3, warmup = 1, repeat = 1;
+  int threads = 2, blas_threads = 0, steps = 5, warmup = 1, repeat = 1;
   int64_t n = 10, l = 200, b = 1, t = 20, gen_length = 20;
   std::string child;  // "train" | "generate" | "compare" | "" (parent)
   std::string precision = "fp32";
@@ -152,6 +154,10 @@ void run_child(const Options& o) {
   const T5Config c = small_config(o.dropout);
   std::map<std::string, double> r;
   const double mm_before = matmul_gflops(at::kFloat, 2048, 3);
+  // The matmul rate right before each timed step (and after the last): the
+  // machine's speed drifts by tens of percent from one second to the next
+  // when other jobs share it, so each step is compared with its neighbours.
+  std::vector<double> adjacent_mm;
   auto model = std::make_shared<T5Model>(c);
   init_t5_weights(*model, 0);
   FidReader reader(model);
@@ -170,6 +176,7 @@ void run_child(const Options& o) {
     double fwd = 0, bwd = 0, upd = 0, loss = 0;
     Usage u0;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
+      if (s >= o.warmup) adjacent_mm.push_back(matmul_gflops(at::kFloat, 2048, 1));
       if (s == o.warmup) u0 = usage();
       const double t0 = now();
       std::unique_ptr<fid::bench::Profiler> prof;
@@ -203,6 +210,7 @@ void run_child(const Options& o) {
     model->eval();
     double len = 0;
     for (int s = 0; s < o.warmup + o.steps; ++s) {
+      if (s >= o.warmup) adjacent_mm.push_back(matmul_gflops(at::kFloat, 2048, 1));
       const double t0 = now();
       std::unique_ptr<fid::bench::Profiler> prof;
       if (o.profile && s == o.warmup) prof = fid::bench::start_profile(o.profile > 1);
@@ -238,7 +246,15 @@ void run_child(const Options& o) {
     for (double t : times) sum += t;
     r["seconds"] = sum / times.size();
     r["best_seconds"] = *std::min_element(times.begin(), times.end());
+    adjacent_mm.push_back(matmul_gflops(at::kFloat, 2048, 1));
     r["matmul"] = std::max(mm_before, matmul_gflops(at::kFloat, 2048, 3));
+    // Step i against the faster of the matmuls just before and after it.
+    std::vector<double> ratios;
+    for (size_t i = 0; i < times.size(); ++i)
+      ratios.push_back(r["flops"] / times[i] / 1e9 / std::max(adjacent_mm[i], adjacent_mm[i + 1]));
+    std::sort(ratios.begin(), ratios.end());
+    r["ratio_median"] = ratios[ratios.size() / 2];
+    r["ratio_best"] = ratios.back();
   }
   std::printf("RESULT");
   for (auto& [k, v] : r) std::printf(" %s=%.6g", k.c_str(), v);
@@ -354,8 +370,10 @@ int main(int argc, char** argv) {
   if (!time_bf16)
     std::printf("bf16 timings skipped: this CPU's bf16 matmul (%.1f GFLOP/s) is slower than fp32 (%.1f); "
                 "--force_bf16 1 runs them anyway\n", mm16, mm32);
-  std::printf("%-26s %8s %8s %8s %7s %8s %9s  %s\n", "configuration", "best_s", "mean_s", "GFLOP/s", "ratio",
-              "matmul", "peakRSS_MB", "extra");
+  std::printf("ratio: the step's GFLOP/s over the matmul's, overall (best step / best matmul of the child) and\n"
+              "per step (each step / the faster matmul just before or after it): median and best\n");
+  std::printf("%-26s %8s %8s %8s %7s %7s %7s %8s %9s  %s\n", "configuration", "best_s", "mean_s", "GFLOP/s", "ratio",
+              "r_med", "r_best", "matmul", "peakRSS_MB", "extra");
   for (int rep = 0; rep < o.repeat; ++rep) {
     for (const auto& cfg : cfgs) {
       if (cfg.bf16 && !time_bf16) continue;
@@ -367,8 +385,8 @@ int main(int argc, char** argv) {
       }
       const double gf = r["flops"] / r["best_seconds"] / 1e9;
       // The ratio is to the float32 matmul for both precisions: what bf16 gains.
-      std::printf("%-26s %8.3f %8.3f %8.1f %7.3f %8.1f %9.0f ", cfg.name, r["best_seconds"], r["seconds"], gf,
-                  gf / r["matmul"], r["matmul"], r["peak_rss_mb"]);
+      std::printf("%-26s %8.3f %8.3f %8.1f %7.3f %7.3f %7.3f %8.1f %9.0f ", cfg.name, r["best_seconds"], r["seconds"],
+                  gf, gf / r["matmul"], r["ratio_median"], r["ratio_best"], r["matmul"], r["peak_rss_mb"]);
       if (r.count("forward"))
         std::printf(" fwd %.2f bwd %.2f opt %.2f loss %.4f; a step: %.0fk page faults, %.2f s system time",
                     r["forward"], r["backward"], r["optimizer"], r["loss"], r["faults_per_step"] / 1e3,
