@@ -29,6 +29,12 @@ double learning_rate(const torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().front().options().get_lr();
 }
 
+void clear_gradients(const std::vector<at::Tensor>& params) {
+  for (const auto& p : params) {
+    if (p.grad().defined()) p.mutable_grad() = at::Tensor();
+  }
+}
+
 double clip_gradients(const std::vector<at::Tensor>& params, double max_norm) {
   if (max_norm <= 0) return 0.0;
   return torch::nn::utils::clip_grad_norm_(params, max_norm);

@@ -130,7 +130,7 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       const int64_t opt_steps = step / o.accumulation_steps - 1;
       set_learning_rate(*optimizer, o.optim.lr * schedule.factor(opt_steps));
       optimizer->step();
-      optimizer->zero_grad();
+      clear_gradients(params);
       const double group_loss = dist::all_reduce_sum(comm, loss_sum) / group_weight;
       interval_loss += group_loss;
       ++interval_groups;

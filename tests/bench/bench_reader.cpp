@@ -1,6 +1,6 @@
 // A t5-small-sized FiD reader (d_model 512, 6+6 layers, 8 heads, d_ff 2048,
 // vocab 32128) on N=10 passages of L=200 tokens, batch 1: the training step
-// (zero_grad + forward + backward + AdamW, as the trainer runs it) and greedy
+// (clear gradients + forward + backward + AdamW, as the trainer runs it) and greedy
 // generation, in float32 and bfloat16 autocast (--precision of the reader),
 // with and without gradient checkpointing. Prints step time, achieved GFLOP/s
 // (matmul FLOPs counted analytically; a training step counts 3x the forward),
@@ -181,7 +181,7 @@ void run_child(const Options& o) {
       const double t0 = now();
       std::unique_ptr<fid::bench::Profiler> prof;
       if (o.profile && s == o.warmup) prof = fid::bench::start_profile(o.profile > 1);
-      opt.zero_grad();
+      fid::train::clear_gradients(model->parameters());
       at::Tensor l;
       {
         AutocastScope ac(precision);
