@@ -16,36 +16,19 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "dist/communicator.h"
-#include "dist/world.h"
 #include "index/synthetic_data.h"
 #include "sharding/embedding_shard.h"
 #include "sharding/manifest.h"
+#include "support/mpi_world.h"
 #include "support/test_util.h"
 
 namespace fid::cli {
 namespace {
 
-dist::Communicator* g_comm = nullptr;
-
-class MpiEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    comm_ = dist::make_world({});
-    // One thread per rank: FAISS's OpenMP threads spin while waiting, which
-    // on a loaded machine costs more than they compute on these sizes.
-    dist::configure_threads(1);
-    g_comm = comm_.get();
-  }
-  void TearDown() override {
-    g_comm = nullptr;
-    comm_.reset();
-    dist::finalize_world();
-  }
-
- private:
-  std::unique_ptr<dist::Communicator> comm_;
-};
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new MpiEnvironment);
+// One thread per rank: FAISS's OpenMP threads spin while waiting, which on a
+// loaded machine costs more than they compute on these sizes.
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new fid::testing::MpiWorldEnvironment(1));
+dist::Communicator* const& g_comm = fid::testing::MpiWorldEnvironment::world();
 
 // A scratch directory made by rank 0, known to all, removed after a barrier.
 class SharedDir {

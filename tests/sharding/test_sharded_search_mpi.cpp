@@ -10,7 +10,6 @@
 #include <random>
 
 #include "dist/communicator.h"
-#include "dist/world.h"
 #include "index/synthetic_data.h"
 #include "common/error.h"
 #include "common/files.h"
@@ -18,6 +17,7 @@
 #include "sharding/local_index.h"
 #include "sharding/manifest.h"
 #include "sharding/shard_plan.h"
+#include "support/mpi_world.h"
 #include "support/test_util.h"
 #include "sharding/shared_index.h"
 #include "sharding/topk_merge.h"
@@ -25,24 +25,8 @@
 namespace fid::sharding {
 namespace {
 
-dist::Communicator* g_comm = nullptr;
-
-class MpiEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    comm_ = dist::make_world({});
-    g_comm = comm_.get();
-  }
-  void TearDown() override {
-    g_comm = nullptr;
-    comm_.reset();
-    dist::finalize_world();
-  }
-
- private:
-  std::unique_ptr<dist::Communicator> comm_;
-};
-const auto* const g_env = ::testing::AddGlobalTestEnvironment(new MpiEnvironment);
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new fid::testing::MpiWorldEnvironment);
+dist::Communicator* const& g_comm = fid::testing::MpiWorldEnvironment::world();
 
 std::vector<float> random_vectors(int64_t n, int64_t d, uint32_t seed) {
   std::mt19937 rng(seed);
