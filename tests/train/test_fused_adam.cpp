@@ -73,24 +73,29 @@ TEST(FusedAdam, AmsgradTakesLibTorchsStep) {
   expect_same_steps<FusedAdamW, torch::optim::AdamW>(torch::optim::AdamWOptions(1e-2).amsgrad(true), 4);
 }
 
+// `to` takes `from`'s state through the bytes of a checkpoint archive.
+void transfer_state(const torch::optim::Optimizer& from, torch::optim::Optimizer& to) {
+  torch::serialize::OutputArchive out;
+  from.save(out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  std::istringstream in_bytes(bytes.str());
+  torch::serialize::InputArchive in;
+  in.load_from(in_bytes);
+  to.load(in);
+}
+
 TEST(FusedAdam, StateRoundTripsThroughLibTorchsCheckpointFormat) {
   const auto options = torch::optim::AdamWOptions(1e-2).weight_decay(0.1);
   auto a = make_params(3);
   FusedAdamW fused(a, options);
   for (int s = 0; s < 3; ++s) set_grads(a, s), fused.step();
-  torch::serialize::OutputArchive out;
-  fused.save(out);
-  std::ostringstream bytes;
-  out.save_to(bytes);
 
   // Fused -> LibTorch: the restored optimizer continues at step 4, as the
   // fused one does (a lost state would restart the bias correction).
   auto b = copy_params(a);
   torch::optim::AdamW ref(b, options);
-  std::istringstream in_bytes(bytes.str());
-  torch::serialize::InputArchive in;
-  in.load_from(in_bytes);
-  ref.load(in);
+  transfer_state(fused, ref);
   set_grads(a, 3), set_grads(b, 3);
   fused.step();
   ref.step();
@@ -100,16 +105,9 @@ TEST(FusedAdam, StateRoundTripsThroughLibTorchsCheckpointFormat) {
   EXPECT_EQ(state.step(), 4);
 
   // LibTorch -> fused.
-  torch::serialize::OutputArchive out2;
-  ref.save(out2);
-  std::ostringstream bytes2;
-  out2.save_to(bytes2);
   auto c = copy_params(b);
   FusedAdamW fused2(c, options);
-  std::istringstream in_bytes2(bytes2.str());
-  torch::serialize::InputArchive in2;
-  in2.load_from(in_bytes2);
-  fused2.load(in2);
+  transfer_state(ref, fused2);
   set_grads(b, 4), set_grads(c, 4);
   ref.step();
   fused2.step();
