@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/lm_head.h"
 #include "model/t5_kernels.h"
 
 namespace fid::model {
@@ -116,9 +117,14 @@ std::vector<at::Tensor> T5Model::cross_keys_values(const at::Tensor& encoder_out
 }
 
 at::Tensor T5Model::lm_logits(const at::Tensor& decoder_out) {
-  if (config_.tie_word_embeddings)
-    return t5_linear(decoder_out * std::pow(static_cast<double>(config_.d_model), -0.5), shared->weight);
-  return t5_linear(decoder_out, lm_head->weight);
+  const at::Tensor x = config_.tie_word_embeddings
+                           ? decoder_out * std::pow(static_cast<double>(config_.d_model), -0.5)
+                           : decoder_out;
+  const at::Tensor& w = config_.tie_word_embeddings ? shared->weight : lm_head->weight;
+  // A single row (a decoding step) is a matrix-vector product; training's
+  // few target rows take the LM head's own backward.
+  if (x.numel() == x.size(-1) || !at::GradMode::is_enabled()) return t5_linear(x, w);
+  return lm_head_product(x, w);
 }
 
 DecoderCache T5Model::start_decoding(const at::Tensor& encoder_out, const at::Tensor& encoder_mask,

@@ -1,13 +1,17 @@
-// The fused RMS norm and dropout kernels against the ATen compositions they
-// replace: values, gradients, masks (kept fraction, forward = backward,
-// reproducible from the generator, independent between calls).
+// The fused RMS norm, dropout and LM-head kernels against the ATen
+// compositions they replace: values, gradients, masks (kept fraction,
+// forward = backward, reproducible from the generator, independent between
+// calls).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include <torch/csrc/autograd/autograd.h>
+
 #include "model/batched_matmul.h"
+#include "model/lm_head.h"
 #include "model/t5_kernels.h"
 
 using namespace fid::model;
@@ -171,4 +175,29 @@ TEST(T5Kernels, BatchedMatmulMatchesBmmForEveryLayout) {
     }
   }
   at::set_num_threads(before);
+}
+
+TEST(T5Kernels, LmHeadProductMatchesLinearWithGradients) {
+  at::manual_seed(5);
+  for (int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    // (B, T, d) against a vocabulary that does not divide into the kernel's
+    // row blocks; the second case is one target row.
+    for (int64_t t : {7, 1}) {
+      at::Tensor x = at::randn({2, t, 48}).requires_grad_(true);
+      at::Tensor w = at::randn({1001, 48}).requires_grad_(true);
+      at::Tensor g = at::randn({2, t, 1001});
+      at::Tensor y = lm_head_product(x, w);
+      auto ours = torch::autograd::grad({y}, {x, w}, {g});
+      at::Tensor y_ref = at::linear(x, w);
+      auto ref = torch::autograd::grad({y_ref}, {x, w}, {g});
+      EXPECT_EQ(y.sizes(), y_ref.sizes());
+      EXPECT_LT(max_diff(y, y_ref), 1e-5);
+      EXPECT_LT(max_diff(ours[0], ref[0]), 1e-4);
+      EXPECT_LT(max_diff(ours[1], ref[1]), 1e-4);
+      EXPECT_GT(ref[1].abs().max().item<double>(), 1.0);  // the gradients are not trivially small
+      EXPECT_TRUE(ours[1].is_contiguous());
+    }
+  }
+  at::set_num_threads(2);
 }
