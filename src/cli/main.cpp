@@ -37,8 +37,7 @@ namespace {
 // that one launch line (fid-mpirun, the batch scripts) sets it for every
 // subcommand and every rank.
 bool nccl_requested() {
-  const char* v = std::getenv("FID_DIST_BACKEND");
-  const std::string backend = v ? v : "mpi";
+  const std::string backend = fid::env_or("FID_DIST_BACKEND", "mpi");
   FID_CHECK(backend == "mpi" || backend == "nccl", "FID_DIST_BACKEND must be 'mpi' or 'nccl', got '",
             backend, "'");
   return backend == "nccl";

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "data/passages.h"
 #include "dist/collectives.h"
 #include "train/passage_embedder.h"
@@ -25,9 +26,6 @@ namespace fid::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 constexpr const char* kDefaultIndexDir = "<embeddings dir>/index";
 
@@ -99,9 +97,10 @@ class RetrieveCommand : public Command {
               "(fid embed-passages --model_path ", model_path_, ")");
     // filter-passages appends to the fingerprint of the model it filtered.
     const std::string made_by = manifest.model_fingerprint.substr(0, manifest.model_fingerprint.find("/filtered-"));
-    if (comm.rank() == 0 && made_by != train::retriever_fingerprint(model_path_)) {
+    const std::string this_model = comm.rank() == 0 ? train::retriever_fingerprint(model_path_) : made_by;
+    if (made_by != this_model) {
       log::warn("--passages_embeddings were made by another model (", made_by, ") than --model_path '",
-                model_path_, "' (", train::retriever_fingerprint(model_path_), "): questions and ",
+                model_path_, "' (", this_model, "): questions and ",
                 "passages are compared in different spaces unless the weights are the same");
     }
     if (question_maxlength_ > 0) retriever.model()->mutable_config().question_maxlength = question_maxlength_;

@@ -38,4 +38,7 @@ class Progress {
 
 std::string format_duration(double seconds);
 
+// Seconds of the steady clock since t0.
+double seconds_since(std::chrono::steady_clock::time_point t0);
+
 }  // namespace fid

@@ -61,6 +61,37 @@ void warn_if_reference_blas() {
   }
 }
 
+namespace {
+
+struct CpuInfo {
+  std::string model = "?";
+  std::string flags;  // " flag flag ... " of the first CPU
+};
+
+const CpuInfo& cpu_info() {
+  static const CpuInfo info = [] {
+    CpuInfo c;
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      if (line.rfind("model name", 0) == 0 && c.model == "?") c.model = line.substr(colon + 2);
+      if (line.rfind("flags", 0) == 0 && c.flags.empty()) c.flags = line.substr(colon + 1) + " ";
+    }
+    return c;
+  }();
+  return info;
+}
+
+}  // namespace
+
+bool cpu_has_flag(const std::string& flag) {
+  return cpu_info().flags.find(" " + flag + " ") != std::string::npos;
+}
+
+std::string cpu_model_name() { return cpu_info().model; }
+
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return (v != nullptr && *v != '\0') ? std::string(v) : fallback;

@@ -17,6 +17,11 @@ std::string loaded_blas_library();
 // measured 3.7 GFLOP/s against 61 with OpenBLAS on these machines.
 void warn_if_reference_blas();
 
+// Whether /proc/cpuinfo lists `flag` (e.g. "avx2", "avx512_bf16") for the
+// first CPU, and that CPU's model name ("?" when unknown). Read once.
+bool cpu_has_flag(const std::string& flag);
+std::string cpu_model_name();
+
 std::string env_or(const char* name, const std::string& fallback);
 int env_int_or(const char* name, int fallback);
 

@@ -5,6 +5,7 @@
 // CPUs with native bf16 products (AVX512-BF16, AMX); elsewhere LibTorch 1.13's
 // bf16 GEMM is a scalar fallback, much slower than float32.
 #pragma once
+#include <optional>
 #include <string>
 
 namespace fid::model {
@@ -15,18 +16,30 @@ enum class Precision { kFp32, kBf16 };
 Precision parse_precision(const std::string& s, const std::string& what);
 std::string to_string(Precision p);
 
-// Enables bf16 autocast for its lifetime when p is kBf16 (a no-op for fp32);
-// restores the previous state and clears the cast-weight cache on exit.
+// Sets LibTorch's CPU autocast state (on or off, and its dtype, an
+// at::ScalarType) for its lifetime; restores the previous state on exit and,
+// when autocast was off before, clears the cache of cast weights (after an
+// optimizer step they would be stale).
+class AutocastState {
+ public:
+  AutocastState(bool enabled, int dtype);
+  ~AutocastState();
+  AutocastState(const AutocastState&) = delete;
+  AutocastState& operator=(const AutocastState&) = delete;
+
+ private:
+  bool was_enabled_;
+  int was_dtype_;
+};
+
+// Enables bf16 autocast for its lifetime when p is kBf16; leaves the state
+// as it is for fp32.
 class AutocastScope {
  public:
   explicit AutocastScope(Precision p);
-  ~AutocastScope();
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
-  bool on_ = false, was_enabled_ = false;
-  int dtype_ = 0;  // the previous autocast dtype (an at::ScalarType)
+  std::optional<AutocastState> state_;
 };
 
 // True when the CPU has native bf16 dot products (avx512_bf16 or amx_bf16 in

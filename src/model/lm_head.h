@@ -12,7 +12,8 @@
 namespace fid::model {
 
 // x (..., d) @ weight^T -> (..., vocab), differentiable in both. Float32 CPU
-// tensors outside autocast take the kernel; anything else is at::linear.
+// tensors outside autocast with more than one row take the kernel; anything
+// else is t5_linear.
 at::Tensor lm_head_product(const at::Tensor& x, const at::Tensor& weight);
 
 }  // namespace fid::model

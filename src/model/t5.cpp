@@ -121,9 +121,6 @@ at::Tensor T5Model::lm_logits(const at::Tensor& decoder_out) {
                            ? decoder_out * std::pow(static_cast<double>(config_.d_model), -0.5)
                            : decoder_out;
   const at::Tensor& w = config_.tie_word_embeddings ? shared->weight : lm_head->weight;
-  // A single row (a decoding step) is a matrix-vector product; training's
-  // few target rows take the LM head's own backward.
-  if (x.numel() == x.size(-1) || !at::GradMode::is_enabled()) return t5_linear(x, w);
   return lm_head_product(x, w);
 }
 

@@ -11,6 +11,7 @@
 
 #include <mutex>
 
+#include "model/autocast.h"
 #include "model/t5.h"
 
 namespace fid::model {
@@ -30,27 +31,6 @@ void set_rng_state(const at::Tensor& state) {
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
 }
-
-// The CPU autocast state of the forward, re-entered for the replay: a block
-// that ran in bfloat16 is recomputed in bfloat16 (as torch.utils.checkpoint
-// does), so that its gradient is that of the forward that was run.
-class ReplayAutocast {
- public:
-  ReplayAutocast(bool enabled, at::ScalarType dtype)
-      : was_enabled_(at::autocast::is_cpu_enabled()), was_dtype_(at::autocast::get_autocast_cpu_dtype()) {
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(enabled);
-  }
-  ~ReplayAutocast() {
-    at::autocast::set_cpu_enabled(was_enabled_);
-    at::autocast::set_autocast_cpu_dtype(was_dtype_);
-    if (!was_enabled_) at::autocast::clear_cache();
-  }
-
- private:
-  bool was_enabled_;
-  at::ScalarType was_dtype_;
-};
 
 class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockCheckpoint> {
  public:
@@ -85,8 +65,11 @@ class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockChec
     at::Tensor out;
     {
       at::AutoGradMode grad_on(true);
-      ReplayAutocast autocast(ctx->saved_data["autocast"].toBool(),
-                              static_cast<at::ScalarType>(ctx->saved_data["autocast_dtype"].toInt()));
+      // The forward's autocast state, re-entered: a block that ran in bf16
+      // is recomputed in bf16 (as torch.utils.checkpoint does), so that its
+      // gradient is that of the forward that was run.
+      AutocastState autocast(ctx->saved_data["autocast"].toBool(),
+                             static_cast<int>(ctx->saved_data["autocast_dtype"].toInt()));
       out = block->forward_encoder(hidden, bias);
     }
     set_rng_state(now);

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "data/passages.h"
 #include "train/pipeline_queue.h"
 #include "train/retriever_io.h"
@@ -23,9 +24,6 @@
 namespace fid::train {
 namespace {
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // Rows of the passages file as read: one window of batches.
 struct RawWindow {

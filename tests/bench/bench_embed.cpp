@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/files.h"
+#include "common/progress.h"
 #include "data/passages.h"
 #include "dist/world.h"
 #include "model/retriever.h"
@@ -27,7 +28,6 @@
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::string temp_dir() {
   std::string pattern = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/fid-bench-embed-XXXXXX";
@@ -98,7 +98,7 @@ void bench_pipeline(const char* name, const std::string& model_dir, const std::s
   fid::train::EmbedStats s = embedder.run(store, 0, store.size(),
       [&](const int64_t* ids, const float* v, int64_t n) { writer.append(ids, v, n); });
   writer.finish();
-  const double wall = since(t0);
+  const double wall = fid::seconds_since(t0);
   std::printf("%-8s %6lld passages  %8.1f passages/s  (model in %s)\n", name,
               static_cast<long long>(s.rows), static_cast<double>(s.rows) / wall,
               c10::toString(o.dtype));
@@ -142,7 +142,7 @@ void bench_write(const std::string& dir, fid::sharding::EmbeddingDtype dtype, in
     std::fflush(f);
     fsync(fileno(f));
     std::fclose(f);
-    const double t = since(t0);
+    const double t = fid::seconds_since(t0);
     std::remove(plain.c_str());
     return t;
   };
@@ -166,7 +166,7 @@ void bench_write(const std::string& dir, fid::sharding::EmbeddingDtype dtype, in
       }
       w.finish();  // fsync + rename
     }
-    const double t = since(t0);
+    const double t = fid::seconds_since(t0);
     std::remove(file.c_str());
     return t;
   };

@@ -29,7 +29,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -97,16 +96,10 @@ int blas_threads() {
 }
 
 std::string cpu_summary() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "?", flags;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0 && model == "?") model = line.substr(line.find(':') + 2);
-    if (line.rfind("flags", 0) == 0 && flags.empty()) flags = line + " ";
-  }
-  auto has = [&](const char* f) { return flags.find(std::string(" ") + f + " ") != std::string::npos; };
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs, avx2 " +
-         (has("avx2") ? "yes" : "no") + ", avx512f " + (has("avx512f") ? "yes" : "no") + ", avx512_bf16 " +
-         (has("avx512_bf16") ? "yes" : "no") + ", amx_bf16 " + (has("amx_bf16") ? "yes" : "no");
+  auto yes = [](const char* f) { return fid::cpu_has_flag(f) ? "yes" : "no"; };
+  return fid::cpu_model_name() + ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs, avx2 " +
+         yes("avx2") + ", avx512f " + yes("avx512f") + ", avx512_bf16 " + yes("avx512_bf16") + ", amx_bf16 " +
+         yes("amx_bf16");
 }
 
 // Best of `reps` n^3 products in `dtype`, in GFLOP/s.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../index/synthetic_data.h"
+#include "common/progress.h"
 #include "common/system.h"
 #include "dist/world.h"
 #include "index/dense_index.h"
@@ -25,12 +26,10 @@ using fid::index::DenseIndex;
 using fid::index::IndexParams;
 using fid::index::IndexType;
 using Clock = std::chrono::steady_clock;
+using fid::seconds_since;
 
 constexpr int64_t kBlock = 4096;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // Rows [begin, end) of the synthetic collection, independent of who asks.
 std::vector<float> rows(const fid::testing::ClusteredData& data, int64_t begin, int64_t end) {
