@@ -12,7 +12,8 @@
 namespace fid::sharding {
 
 void write_manifest_collective(dist::Communicator& comm, const std::string& manifest_path,
-                               const std::vector<std::string>& my_files, int64_t total_rows) {
+                               const std::vector<std::string>& my_files, int64_t total_rows,
+                               int64_t subset_of_rows) {
   std::vector<std::string> parts = comm.all_gather_bytes(encode_strings(my_files));
   std::string status = "ok";
   if (comm.rank() == 0) {
@@ -25,6 +26,7 @@ void write_manifest_collective(dist::Communicator& comm, const std::string& mani
       FID_CHECK(m.total_rows <= total_rows, "shards reach row ", m.total_rows, " past the ",
                 total_rows, " passages");
       m.total_rows = total_rows;
+      m.subset_of_rows = subset_of_rows;
       write_manifest(manifest_path, m);
     } catch (const std::exception& e) {
       status = e.what();

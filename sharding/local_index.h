@@ -20,8 +20,11 @@ namespace fid::sharding {
 // Once every rank has finished its shards: rank 0 builds the manifest from
 // all ranks' files (relative to the manifest's directory) and writes it
 // atomically; every rank returns after it is written, or throws its error.
+// subset_of_rows > 0: the shards hold a subset of a passages file of that
+// many rows (Manifest::subset_of_rows), as filter-passages writes them.
 void write_manifest_collective(dist::Communicator& comm, const std::string& manifest_path,
-                               const std::vector<std::string>& my_files, int64_t total_rows);
+                               const std::vector<std::string>& my_files, int64_t total_rows,
+                               int64_t subset_of_rows = 0);
 
 // The manifest's shards that `rank` of `world` searches (contiguous blocks).
 struct LocalShards {

@@ -97,10 +97,8 @@ int64_t ShardedDenseIndex::passage_row(int64_t label) const {
   return local_.ids.global_id(label);
 }
 
-void ShardedDenseIndex::rerank(const float* queries, int64_t nq, int cand, const float* scores,
-                               const int64_t* labels, int k, float* out_scores,
-                               int64_t* out_labels) {
-  (void)scores;  // approximate scores only chose the candidates
+void ShardedDenseIndex::rerank(const float* queries, int64_t nq, int cand, const int64_t* labels, int k,
+                               float* out_scores, int64_t* out_labels) {
   const int64_t d = dim();
   // Each candidate's vector is read once per batch, runs of consecutive
   // labels in one read.
@@ -168,7 +166,7 @@ sharding::TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* 
           for (int64_t b = 0; b < n; b += sub) {
             const int64_t m = std::min(sub, n - b);
             local_.index.search(q + b * dim(), m, cand, cs.data(), cl.data());
-            rerank(q + b * dim(), m, cand, cs.data(), cl.data(), k, scores + b * k, ids + b * k);
+            rerank(q + b * dim(), m, cand, cl.data(), k, scores + b * k, ids + b * k);
           }
         } else {
           local_.index.search(q, n, k, scores, ids);

@@ -73,8 +73,8 @@ class ShardedDenseIndex {
   int64_t passage_row(int64_t label) const;
   void read_passage_rows();
   // Re-scores `cand` candidates per query exactly and keeps the best k.
-  void rerank(const float* queries, int64_t nq, int cand, const float* scores,
-              const int64_t* labels, int k, float* out_scores, int64_t* out_labels);
+  void rerank(const float* queries, int64_t nq, int cand, const int64_t* labels, int k, float* out_scores,
+              int64_t* out_labels);
 
   sharding::Manifest manifest_;
   sharding::LocalShards shards_;

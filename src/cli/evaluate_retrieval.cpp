@@ -54,7 +54,7 @@ class EvaluateRetrievalCommand : public Command {
     auto flush = [&] {
       if (chunk.empty()) return;
       text::TopKAccuracy acc = text::top_k_accuracy(chunk, workers_);
-      for (const auto& qh : acc.question_hits) count(qh, hits);
+      for (const auto& qh : acc.question_hits) text::count_first_hit(qh, hits);
       chunk.clear();
     };
     while (reader.next(ex)) {
@@ -72,7 +72,7 @@ class EvaluateRetrievalCommand : public Command {
                     "answers in the text");
           qh.push_back(ex.ctxs[j].hasanswer > 0);
         }
-        count(qh, hits);
+        text::count_first_hit(qh, hits);
         continue;
       }
       text::RetrievedQuestion q;
@@ -106,15 +106,6 @@ class EvaluateRetrievalCommand : public Command {
   }
 
  private:
-  // The seed's calculate_matches: the first hit at rank r counts for every k > r.
-  static void count(const std::vector<uint8_t>& question_hits, std::vector<int64_t>& hits) {
-    for (size_t j = 0; j < question_hits.size() && j < hits.size(); ++j) {
-      if (!question_hits[j]) continue;
-      for (size_t t = j; t < hits.size(); ++t) ++hits[t];
-      return;
-    }
-  }
-
   std::string data_, passages_, output_;
   int workers_ = 0;
   bool use_hasanswer_ = false;

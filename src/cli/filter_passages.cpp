@@ -87,14 +87,16 @@ class FilterPassagesCommand : public Command {
     log::info("passage classifier: balanced training accuracy ", clf.accuracy);
 
     std::vector<float> scores;
-    for_each_local_block([&](const float* v, const int64_t*, int64_t n, size_t) {
+    std::vector<int64_t> rows;  // the passage row of each score
+    for_each_local_block([&](const float* v, const int64_t* ids, int64_t n, size_t) {
       for (int64_t i = 0; i < n; ++i) scores.push_back(clf.score(v + i * source_.dim));
+      rows.insert(rows.end(), ids, ids + n);
     });
     const int64_t total = dist::all_reduce_sum(comm, static_cast<int64_t>(scores.size()));
     const int64_t keep = std::max<int64_t>(1, static_cast<int64_t>(keep_fraction_ * total + 0.5));
     float threshold = 0;
     std::vector<uint8_t> kept = select_best(comm, scores, keep, &threshold);
-    write_kept(comm, kept, keep);
+    write_kept(comm, kept, rows, keep);
     if (comm.rank() == 0) write_report(clf, total, keep, threshold);
     comm.barrier();
     log::info("kept ", keep, " of ", total, " passages (score >= ", threshold, ") in ", manifest_path);
@@ -160,7 +162,9 @@ class FilterPassagesCommand : public Command {
 
   // Each local shard becomes a shard of the kept rows, renumbered 0..keep-1
   // across all shards in shard order; ids keep the original passage rows.
-  void write_kept(dist::Communicator& comm, const std::vector<uint8_t>& kept, int64_t keep) {
+  // `rows`: the passage row of each of this rank's rows, in local order.
+  void write_kept(dist::Communicator& comm, const std::vector<uint8_t>& kept, const std::vector<int64_t>& rows,
+                  int64_t keep) {
     std::vector<int64_t> counts(source_.shards.size(), 0);
     {
       size_t i = 0;
@@ -179,12 +183,9 @@ class FilterPassagesCommand : public Command {
     // Kept sets of different runs get different fingerprints, so an index
     // saved for one filter run is never loaded for another.
     std::vector<int64_t> sum = {0};
-    size_t at = 0;
-    for_each_local_block([&](const float*, const int64_t* ids, int64_t n, size_t) {
-      for (int64_t i = 0; i < n; ++i, ++at) {
-        if (kept[at]) sum[0] = (sum[0] + static_cast<int64_t>(row_uniform(seed_ ^ 0x5bd1e995, ids[i]) * (1LL << 40))) % kPrime;
-      }
-    });
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (kept[i]) sum[0] = (sum[0] + static_cast<int64_t>(row_uniform(seed_ ^ 0x5bd1e995, rows[i]) * (1LL << 40))) % kPrime;
+    }
     int64_t total_sum = 0;
     for (const auto& p : dist::all_gather_vectors(comm, sum)) total_sum = (total_sum + p[0]) % kPrime;
     char hex[32];
@@ -213,7 +214,7 @@ class FilterPassagesCommand : public Command {
       writers.push_back(std::make_unique<sharding::EmbeddingShardWriter>(file, meta));
       files.push_back(file);
     }
-    at = 0;
+    size_t at = 0;
     std::vector<float> v;
     std::vector<int64_t> ids;
     for_each_local_block([&](const float* x, const int64_t* id, int64_t n, size_t s) {
@@ -229,23 +230,8 @@ class FilterPassagesCommand : public Command {
     for (auto& w : writers) w->finish();
 
     // Rank 0 lists every rank's files once all are complete.
-    std::vector<std::string> all_files;
-    for (const auto& part : comm.all_gather_bytes(sharding::encode_strings(files))) {
-      for (auto& f : sharding::decode_strings(part)) all_files.push_back(std::move(f));
-    }
-    std::string status = "ok";
-    if (comm.rank() == 0) {
-      try {
-        sharding::Manifest m = sharding::manifest_from_files(all_files, output_dir_);
-        m.total_rows = keep;
-        m.subset_of_rows = source_.passage_rows();
-        sharding::write_manifest(join_path(output_dir_, "manifest.json"), m);
-      } catch (const std::exception& e) {
-        status = e.what();
-      }
-    }
-    comm.broadcast_bytes(status, 0);
-    FID_CHECK(status == "ok", "writing the filtered manifest on rank 0 failed: ", status);
+    sharding::write_manifest_collective(comm, join_path(output_dir_, "manifest.json"), files, keep,
+                                        source_.passage_rows());
   }
 
   void write_report(const LinearClassifier& clf, int64_t total, int64_t keep, float threshold) const {

@@ -34,7 +34,8 @@ LinearClassifier train_classifier(dist::Communicator& comm, const std::vector<fl
   at::Tensor y = at::zeros({n}, at::kFloat);       // (n)
   if (n > 0) {
     std::memcpy(X.data_ptr<float>(), x.data(), x.size() * sizeof(float));
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(label[static_cast<size_t>(i)]);
+    float* yp = y.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) yp[i] = static_cast<float>(label[static_cast<size_t>(i)]);
   }
   // Each class weighs half of the loss, whatever the ratio of the counts.
   at::Tensor weight = at::where(y > 0.5, at::full({n}, 0.5 / pos, at::kFloat),

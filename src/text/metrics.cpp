@@ -186,12 +186,14 @@ TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int thre
   // A question counts from its first hit on; the range is the first
   // question's passage count (hits past it are not counted).
   result.hits.assign(data[0].passages.size(), 0);
-  for (const auto& hits : result.question_hits) {
-    auto first = std::find(hits.begin(), hits.end(), 1);
-    if (first == hits.end()) continue;
-    for (size_t k = static_cast<size_t>(first - hits.begin()); k < result.hits.size(); ++k) ++result.hits[k];
-  }
+  for (const auto& hits : result.question_hits) count_first_hit(hits, result.hits);
   return result;
+}
+
+void count_first_hit(const std::vector<uint8_t>& question_hits, std::vector<int64_t>& hits) {
+  auto first = std::find(question_hits.begin(), question_hits.end(), 1);
+  if (first == question_hits.end()) return;
+  for (size_t k = static_cast<size_t>(first - question_hits.begin()); k < hits.size(); ++k) ++hits[k];
 }
 
 }  // namespace fid::text

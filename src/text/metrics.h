@@ -58,6 +58,11 @@ struct TopKAccuracy {
   }
 };
 
+// Adds one question's has_answer flags to cumulative `hits` (as
+// TopKAccuracy::hits): the first hit at rank r counts for every k >= r, and
+// ranks beyond hits.size() are not counted (the reference's calculate_matches).
+void count_first_hit(const std::vector<uint8_t>& question_hits, std::vector<int64_t>& hits);
+
 // has_answer for every (question, passage), over `threads` threads (0: all cores).
 TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int threads = 0);
 
