@@ -12,8 +12,7 @@ namespace fid::testing {
 namespace {
 
 std::string bm25(const TempDir& dir, int np, const std::string& out, const std::string& extra = "") {
-  std::string cmd = (np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "") +
-                    fid_binary() + " bm25 --threads 1 --passages " + dir.file("data/passages.tsv") +
+  std::string cmd = mpi_launch(np) + fid_binary() + " bm25 --threads 1 --passages " + dir.file("data/passages.tsv") +
                     " --data " + dir.file("data/dev.json") + " --n-docs 15 --output_path " +
                     dir.file(out) + " " + extra;
   std::string log;

@@ -60,10 +60,7 @@ class EmbedWorkspace {
   }
   std::string command_on(const std::string& passages_tsv, int np, const std::string& out,
                          const std::string& extra, const std::string& model = "ret") const {
-    std::string launch = np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) +
-                                      " --oversubscribe "
-                                : "";
-    return launch + fid_binary() + " embed-passages --threads 1 --model_path " + file(model) +
+    return mpi_launch(np) + fid_binary() + " embed-passages --threads 1 --model_path " + file(model) +
            " --passages " + passages_tsv + " --output_path " + file(out) + " " +
            // Small batches and windows so that a small corpus spans many of
            // them, and two tokenizers so that windows arrive out of order.

@@ -38,14 +38,9 @@ ReaderWorkspace::ReaderWorkspace() {
   }
 }
 
-std::string ReaderWorkspace::launcher(int np) const {
-  if (np <= 1) return "";
-  return std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe ";
-}
-
 std::string ReaderWorkspace::train_command(int np, const std::string& name,
                                            const std::string& extra) const {
-  return launcher(np) + fid_binary() + " train-reader --threads 1 --train_data " + path("train.jsonl") +
+  return mpi_launch(np) + fid_binary() + " train-reader --threads 1 --train_data " + path("train.jsonl") +
          " --model_path " + path("t5") + " --checkpoint_dir " + path("ck") + " --name " + name +
          " --n_context 2 --text_maxlength 48 --answer_maxlength 8 --lr 1e-3 --optim adamw "
          "--scheduler linear --warmup_steps 2 " + extra;
@@ -53,7 +48,7 @@ std::string ReaderWorkspace::train_command(int np, const std::string& name,
 
 std::string ReaderWorkspace::test_command(int np, const std::string& name,
                                           const std::string& extra) const {
-  return launcher(np) + fid_binary() + " test-reader --threads 1 --eval_data " + path("dev.jsonl") +
+  return mpi_launch(np) + fid_binary() + " test-reader --threads 1 --eval_data " + path("dev.jsonl") +
          " --checkpoint_dir " + path("ck") + " --name " + name +
          " --n_context 2 --text_maxlength 48 " + extra;
 }

@@ -20,7 +20,6 @@ class ReaderWorkspace {
   std::string run_ok(const std::string& command) const;
 
  private:
-  std::string launcher(int np) const;
   TempDir dir_{"fid-reader"};
 };
 

@@ -36,9 +36,7 @@ RetrieveWorkspace::RetrieveWorkspace() {
 }
 
 int RetrieveWorkspace::fid(int np, const std::string& args, std::string* out) const {
-  const std::string launch =
-      np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
-  return run_command(launch + fid_binary() + " " + args + " --threads 1", out);
+  return run_command(mpi_launch(np) + fid_binary() + " " + args + " --threads 1", out);
 }
 
 std::string RetrieveWorkspace::fid_ok(int np, const std::string& args) const {

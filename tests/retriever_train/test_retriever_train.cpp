@@ -75,8 +75,7 @@ class Workspace {
     }
   }
   std::string cmd(int np, const std::string& name, const std::string& extra) const {
-    std::string launch = np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
-    return launch + fid_binary() + " train-retriever --threads 1 --model_path " + dir_.file("ret") +
+    return mpi_launch(np) + fid_binary() + " train-retriever --threads 1 --model_path " + dir_.file("ret") +
            " --train_data " + dir_.file("train.jsonl") + " --checkpoint_dir " + dir_.file("ck") +
            " --name " + name + " --n_context 10 --optim adamw --dropout 0 " + extra;
   }

@@ -27,6 +27,10 @@ std::string fid_binary() {
   return std::string(FID_BINARY_DIR) + "/bin/fid";
 }
 
+std::string mpi_launch(int np) {
+  return np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
+}
+
 TempDir::TempDir(const std::string& tag) {
   std::string base = std::filesystem::temp_directory_path().string();
   std::string templ = base + "/" + tag + "-XXXXXX";

@@ -12,6 +12,9 @@ std::string fixtures_dir();
 std::string test_data_dir();
 // The built `fid` executable.
 std::string fid_binary();
+// "<mpiexec> -n np --oversubscribe " when np > 1, else "": put before a
+// command to run it on np ranks of this machine.
+std::string mpi_launch(int np);
 
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {
