@@ -17,7 +17,8 @@
 # run again: each run starts from a clean output directory.
 #
 #   launch/demo.sh [output_dir]      (default: demo-out/)
-# Environment: FID_DEMO_RANKS (2), FID_DEMO_PEOPLE (300), FID_DEMO_ITERATIONS
+# Environment: FID_DEMO_SEED (0, the corpus seed), FID_DEMO_RANKS (2),
+# FID_DEMO_PEOPLE (300), FID_DEMO_ITERATIONS
 # (2), FID_DEMO_READER_STEPS (300), FID_DEMO_RETRIEVER_STEPS (200); FID_BUILD_DIR
 # (build/) and FID_DEMO_SKIP_SETUP=1 (an existing build, no package check).
 set -euo pipefail
@@ -29,6 +30,10 @@ iterations="${FID_DEMO_ITERATIONS:-2}"
 reader_steps="${FID_DEMO_READER_STEPS:-300}"
 retriever_steps="${FID_DEMO_RETRIEVER_STEPS:-200}"
 n_context=5
+# The reader scores every retrieved passage for distillation: the retriever
+# learns to rank all 20 candidates, not just the 5 the reader answers from.
+n_docs=20
+seed="${FID_DEMO_SEED:-0}"
 
 [[ ${FID_DEMO_SKIP_SETUP:-0} == 1 ]] || bash "$root/launch/setup.sh"
 source "$root/launch/env.sh"
@@ -46,7 +51,7 @@ rm -rf "$out"
 mkdir -p "$out"
 cd "$out"
 
-stage setup synth-data "$fid" synth-data --output_dir data --people "$people" --seed 0
+stage setup synth-data "$fid" synth-data --output_dir data --people "$people" --seed "$seed"
 stage setup tokenizer "$fid" train-tokenizer --passages data/passages.tsv --output_dir tokenizer \
   --vocab_size 1000 --model_type unigram
 stage setup init-models bash -c "
@@ -61,7 +66,7 @@ stage setup init-models bash -c "
 retrieve_bm25() {
   for split in train dev test; do
     run bm25 --passages data/passages.tsv --data "data/$split.json" \
-      --output_path "iter0/$split.json" --n-docs 20 --index_dir iter0/bm25-index
+      --output_path "iter0/$split.json" --n-docs "$n_docs" --index_dir iter0/bm25-index
   done
   local bytes
   bytes=$(cat iter0/bm25-index/* | wc -c)
@@ -79,7 +84,7 @@ retrieve_dense() {  # retrieve_dense RETRIEVER ITERATION
   for split in train dev test; do
     run retrieve --model_path "$model" --passages data/passages.tsv --data "data/$split.json" \
       --passages_embeddings "iter$it/embeddings/manifest.json" --output_path "iter$it/$split.json" \
-      --n-docs 20 --index_type pq --n-subquantizers 8 --n-bits 6 \
+      --n-docs "$n_docs" --index_type pq --n-subquantizers 8 --n-bits 6 \
       --save_or_load_index "iter$it/index"
   done
   jq '{index: "PQ 8x6 bits", bytes_per_passage: .index_bytes_per_passage}' \
@@ -104,17 +109,20 @@ for ((it = 0; it <= iterations; it++)); do
       --per_gpu_batch_size 8 --write_results "${reader_opts[@]}"
   done
   ((it < iterations)) || break
-  # Distillation: the reader's cross-attention scores are the retriever's targets.
+  # Distillation: the reader's cross-attention scores over all n_docs
+  # retrieved passages are the retriever's targets (dataset_wscores.json
+  # holds exactly the passages the reader scored).
   for split in train dev; do
     stage "$it" "scores-$split" run test-reader --model_path "$reader" \
       --eval_data "iter$it/$split.json" --checkpoint_dir runs --name "scores$it-$split" \
-      --per_gpu_batch_size 8 --write_crossattention_scores "${reader_opts[@]}"
+      --per_gpu_batch_size 8 --write_crossattention_scores --n_context "$n_docs" \
+      --text_maxlength 80 --answer_maxlength 12 --max_length 2  # scores: the first step
   done
   next=$((it + 1))
   stage "$it" train-retriever run train-retriever --model_path "$retriever" \
     --train_data "runs/scores$it-train/dataset_wscores.json" \
     --eval_data "runs/scores$it-dev/dataset_wscores.json" --checkpoint_dir runs \
-    --name "retriever$next" --n_context "$n_context" --per_gpu_batch_size 8 \
+    --name "retriever$next" --n_context "$n_docs" --per_gpu_batch_size 8 \
     --total_steps "$retriever_steps" --eval_freq "$retriever_steps" \
     --save_freq "$retriever_steps" --optim adamw --lr 1e-3
   retriever="runs/retriever$next/checkpoint/latest"

@@ -14,7 +14,16 @@ struct Context {
   double score = 0.0;  // "score": a number or a numeric string (DPR writes strings)
   bool has_score = false;
   int hasanswer = -1;  // "hasanswer": -1 absent, 0 false, 1 true
+  // "score_origin": "reader" where test-reader wrote the score (the reader's
+  // cross-attention score); empty when absent (a retrieval score, or a file
+  // written by another program).
+  std::string score_origin;
 };
+
+// The ctx fields test-reader writes with the reader's scores.
+inline constexpr const char* kScoreOriginField = "score_origin";
+inline constexpr const char* kReaderScoreOrigin = "reader";
+inline constexpr const char* kRetrievalScoreField = "retrieval_score";
 
 struct Example {
   std::string id;  // "id" (string or integer); the example index when absent

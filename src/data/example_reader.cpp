@@ -198,6 +198,7 @@ class ExampleParser {
     c.has_score = false;
     c.score = 0.0;
     c.hasanswer = -1;
+    c.score_origin.clear();
     bool has_title = false, has_text = false;
     for (dom::key_value_pair kv : obj) {
       const std::string_view key = kv.key;
@@ -211,6 +212,8 @@ class ExampleParser {
         read_id(kv.value, {"ctxs", i, "id"}, c.id);
       } else if (key == "score") {
         read_score(kv.value, {"ctxs", i, "score"}, c);
+      } else if (key == kScoreOriginField) {
+        if (!kv.value.is_null()) read_string(kv.value, {"ctxs", i, kScoreOriginField}, c.score_origin);
       } else if (key == "hasanswer") {
         if (kv.value.is_null()) continue;
         bool b;

@@ -1,5 +1,6 @@
 #include "data/example_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -91,6 +92,10 @@ std::string example_to_json(const Example& ex) {
       out += ",\"score\":";
       append_number(out, c.score, "a ctx score");
     }
+    if (!c.score_origin.empty()) {
+      out += ",\"score_origin\":";
+      append_checked(out, c.score_origin, ex, kScoreOriginField, j);
+    }
     if (c.hasanswer >= 0) out += c.hasanswer ? ",\"hasanswer\":true" : ",\"hasanswer\":false";
     out += '}';
   }
@@ -98,27 +103,60 @@ std::string example_to_json(const Example& ex) {
   return out;
 }
 
-std::string rewrite_ctx_scores(std::string_view raw, const std::vector<double>& scores) {
+namespace {
+
+double json_score(const nlohmann::ordered_json& ctx) {
+  const auto& s = ctx.at("score");
+  return s.is_string() ? std::stod(s.get<std::string>()) : s.get<double>();
+}
+
+}  // namespace
+
+std::string with_reader_scores(std::string_view raw, const std::vector<double>& scores) {
   // ordered_json keeps the fields in their file order; nlohmann::json would sort them.
   nlohmann::ordered_json j;
   try {
     j = nlohmann::ordered_json::parse(raw.begin(), raw.end());
   } catch (const nlohmann::json::exception& e) {
-    FID_THROW("cannot rewrite ctx scores: the example's JSON is invalid (", e.what(), ")");
+    FID_THROW("cannot write reader scores: the example's JSON is invalid (", e.what(), ")");
   }
-  FID_CHECK(j.is_object(), "cannot rewrite ctx scores: the example is not a JSON object");
+  FID_CHECK(j.is_object(), "cannot write reader scores: the example is not a JSON object");
   auto it = j.find("ctxs");
   const size_t n_ctxs = (it != j.end() && it->is_array()) ? it->size() : 0;
-  FID_CHECK(scores.size() <= n_ctxs, "cannot rewrite ctx scores of example ",
-            j.contains("id") ? j["id"].dump() : "(no id)", ": ", scores.size(),
-            " scores for ", n_ctxs, " ctxs");
-  for (size_t k = 0; k < scores.size(); ++k) {
-    FID_CHECK(std::isfinite(scores[k]), "ctx score ", k, " is ", scores[k],
-              ": JSON has no NaN or infinity");
-    auto& ctx = (*it)[k];
-    FID_CHECK(ctx.is_object(), "cannot rewrite ctxs[", k, "].score: the ctx is not an object");
-    ctx["score"] = scores[k];
+  const std::string id = j.contains("id") ? j["id"].dump() : "(no id)";
+  FID_CHECK(scores.size() <= n_ctxs, "cannot write reader scores of example ", id, ": ",
+            scores.size(), " scores for ", n_ctxs, " ctxs");
+  if (n_ctxs == 0) return j.dump();
+  std::vector<nlohmann::ordered_json> ctxs(it->begin(), it->end());
+  for (size_t k = 0; k < ctxs.size(); ++k) {
+    FID_CHECK(ctxs[k].is_object(), "cannot write reader scores of example ", id, ": ctxs[", k,
+              "] is not an object");
   }
+  // The reader read the ctxs as the seed's Dataset orders them: a stable
+  // sort by score, highest first, when the first ctx has a score.
+  if (ctxs[0].contains("score") && !ctxs[0]["score"].is_null()) {
+    std::stable_sort(ctxs.begin(), ctxs.end(), [](const auto& a, const auto& b) {
+      const bool sa = a.contains("score") && !a["score"].is_null();
+      const bool sb = b.contains("score") && !b["score"].is_null();
+      if (sa != sb) return sa;
+      return sa && json_score(a) > json_score(b);
+    });
+  }
+  // Only the passages the reader scored are kept: a ranking that mixed reader
+  // scores with the retrieval scores of unread passages would train the
+  // retriever on passages the reader never saw.
+  ctxs.resize(scores.size());
+  for (size_t k = 0; k < scores.size(); ++k) {
+    FID_CHECK(std::isfinite(scores[k]), "reader score of ctx ", k, " of example ", id, " is ",
+              scores[k], ": JSON has no NaN or infinity");
+    auto& ctx = ctxs[k];
+    if (ctx.contains("score") && !ctx["score"].is_null()) {
+      ctx[kRetrievalScoreField] = json_score(ctx);
+    }
+    ctx["score"] = scores[k];
+    ctx[kScoreOriginField] = kReaderScoreOrigin;
+  }
+  *it = nlohmann::ordered_json(ctxs);
   return j.dump();
 }
 
@@ -152,10 +190,6 @@ void ExampleWriter::write_raw(std::string_view json) {
     out_.buffer().append(json.data(), json.size());
   }
   end_element();
-}
-
-void ExampleWriter::write_raw_with_scores(std::string_view raw, const std::vector<double>& scores) {
-  write_raw(rewrite_ctx_scores(raw, scores));
 }
 
 void ExampleWriter::close() {

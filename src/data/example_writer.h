@@ -23,10 +23,6 @@ class ExampleWriter {
   // One element given as JSON text (an object), written unchanged except that
   // a multi-line element is compacted for JSON lines.
   void write_raw(std::string_view json);
-  // The element `raw` with ctxs[j].score set to scores[j] for j < scores.size()
-  // (test-reader scores only the first n_context passages); every other field
-  // is kept, in its order.
-  void write_raw_with_scores(std::string_view raw, const std::vector<double>& scores);
   // Flushes, syncs and renames the file to its final name.
   void close();
 
@@ -47,8 +43,14 @@ class ExampleWriter {
 bool append_json_string(std::string& out, std::string_view s);
 // An example as one line of compact JSON (no raw text involved).
 std::string example_to_json(const Example& ex);
-// `raw` with the first scores.size() ctx scores replaced (see write_raw_with_scores).
-std::string rewrite_ctx_scores(std::string_view raw, const std::vector<double>& scores);
+// test-reader's --write_crossattention_scores record: `raw` with its ctxs put
+// in the order the reader read them (the seed's sort by score), cut to the
+// scores.size() passages the reader scored, each with `score` = the reader's
+// score, `score_origin` = "reader" and the former score as `retrieval_score`.
+// The unscored passages are dropped (the seed keeps them with their retrieval
+// scores, which its retriever trainer then ranks among the reader's scores).
+// Every other field is kept, in its order.
+std::string with_reader_scores(std::string_view raw, const std::vector<double>& scores);
 
 void write_examples(const std::string& path, const std::vector<Example>& examples,
                     DatasetFormat format);

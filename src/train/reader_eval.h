@@ -42,10 +42,10 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
 namespace fid::train {
 
 // test-reader's dataset_wscores.json: the examples of `input` in input order,
-// each with its ctxs sorted by score as the reader saw them (when they have
-// scores) and the first scores[i].size() ctx scores replaced by the reader's
-// cross-attention scores. Other fields are kept. Written atomically, in the
-// input's format (JSON list or JSON lines).
+// each holding only the scores[i].size() passages the reader scored, in the
+// order it read them, with the reader's cross-attention scores
+// (data::with_reader_scores). Other fields are kept. Written atomically, in
+// the input's format (JSON list or JSON lines).
 void write_dataset_with_scores(const std::string& input, const std::string& output,
                                const std::vector<std::vector<float>>& scores);
 

@@ -46,6 +46,16 @@ class LoadedRetriever {
   std::optional<text::T5Tokenizer> sentencepiece_;
 };
 
+// The distillation contract: the passages train-retriever ranks are exactly
+// those the reader scored. Throws, naming `path` and the example, when an
+// example's ctxs mix reader scores ("score_origin": "reader") with scores of
+// another origin, when the reader scored fewer than n_context of them, or
+// when unmarked ctxs (a file of another program) outnumber n_context (the
+// seed's test_reader keeps its unread passages with their retrieval scores).
+// Returns false for an unmarked example (origin not verifiable), true for a
+// reader-scored one.
+bool check_distillation_targets(const data::Example& ex, int64_t n_context, const std::string& path);
+
 // The seed's set_dropout: every Dropout module gets rate p.
 void set_dropout(torch::nn::Module& module, double p);
 

@@ -60,6 +60,7 @@ class RetrieverTask : public TrainTask {
     std::vector<const data::Example*> ptrs;
     for (size_t k = 0; k < indices.size(); ++k) {
       train_.get(indices[k], exs[k]);
+      check_targets(exs[k], o_.train_data);
       ptrs.push_back(&exs[k]);
     }
     slots_[static_cast<size_t>(slot)] = r_.encode_examples(ptrs, o_.n_context, true);
@@ -103,6 +104,7 @@ class RetrieverTask : public TrainTask {
     };
     data::Example ex;
     while (in.next(ex)) {
+      check_targets(ex, o_.eval_data);
       batch.push_back(ex);
       if (static_cast<int64_t>(batch.size()) == o_.loop.per_gpu_batch_size) flush();
     }
@@ -132,11 +134,20 @@ class RetrieverTask : public TrainTask {
   }
 
  private:
-  static data::ReaderOptions dataset_options(const RetrieverTrainOptions& o) {
+  static data::ReaderOptions dataset_options(const RetrieverTrainOptions&) {
     data::ReaderOptions ro;
-    ro.n_context = o.n_context;
+    // Every ctx is read, so that check_targets sees what the first n_context
+    // would be ranked among; encode_examples takes the first n_context.
+    ro.n_context = -1;
     ro.sort_by_score = true;  // gold order = position, as the seed's Dataset sorts
     return ro;
+  }
+  void check_targets(const data::Example& ex, const std::string& path) {
+    if (!check_distillation_targets(ex, o_.n_context, path) && !warned_unmarked_) {
+      warned_unmarked_ = true;
+      log::warn("train-retriever: the ctx scores of '", path, "' carry no score_origin: they are "
+                "taken as reader scores of every passage (a file of the seed's test_reader)");
+    }
   }
   // The seed's unconditional 256-d head, as an explicit option.
   void reset_head(int64_t dim) {
@@ -160,12 +171,20 @@ class RetrieverTask : public TrainTask {
   LoadedRetriever r_;
   data::IndexedDataset train_;
   std::vector<RetrieverInputs> slots_;
+  bool warned_unmarked_ = false;
 };
 
 }  // namespace
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& o) {
   check_training_inputs(o.train_data, o.eval_data, o.n_context);
+  // A file of the wrong kind is refused before any model is loaded.
+  for (const std::string& path : {o.train_data, o.eval_data}) {
+    if (path.empty() || path == "none") continue;
+    data::ExampleReader in(path, data::ReaderOptions{});
+    data::Example first;
+    if (in.next(first)) check_distillation_targets(first, o.n_context, path);
+  }
   StartPoint start = start_point(comm, o.loop, o.model_path);
   RetrieverTask task(o, start.model_dir, start.resume);
   run_training(comm, task, o.loop, start);

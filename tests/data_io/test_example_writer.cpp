@@ -33,7 +33,8 @@ TEST(JsonString, EscapesWhatJsonRequires) {
   EXPECT_TRUE(bad.empty());
 }
 
-TEST(ExampleWriter, RawRewriteChangesOnlyScoresAndKeepsUnknownFields) {
+TEST(ExampleWriter, ReaderScoresKeepOnlyTheScoredPassagesAndUnknownFields) {
+  // Ctxs out of score order: the reader read them sorted (9, 3.5, unscored).
   const std::string raw = R"({"id": 7, "question": "q", "extra": {"k": [1, 2.5, "x"]},
     "ctxs": [{"id": "1", "title": "a", "text": "t1", "score": "3.5", "note": "keep"},
              {"title": "b", "text": "t2", "hasanswer": false},
@@ -47,28 +48,52 @@ TEST(ExampleWriter, RawRewriteChangesOnlyScoresAndKeepsUnknownFields) {
   EXPECT_EQ(examples[0].raw, std::string(raw));
 
   ExampleWriter writer(dir.file("out.jsonl"), DatasetFormat::kJsonLines);
-  writer.write_raw_with_scores(examples[0].raw, {0.25, -1.5});  // two of three ctxs scored
+  writer.write_raw(with_reader_scores(examples[0].raw, {0.25, -1.5}));  // two of three ctxs scored
   writer.close();
   const std::string text = read_file(dir.file("out.jsonl"));
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
   const ordered_json got = ordered_json::parse(text);
-  ordered_json want = ordered_json::parse(raw);
-  want["ctxs"][0]["score"] = 0.25;
-  want["ctxs"][1]["score"] = -1.5;
-  EXPECT_EQ(got, want);
-  EXPECT_EQ(got.dump(), want.dump());  // same field order
+  const ordered_json in = ordered_json::parse(raw);
+  // The unscored third passage (by retrieval order) is gone: no retrieval
+  // score is left to be ranked among the reader's.
+  ASSERT_EQ(got["ctxs"].size(), 2u);
+  ordered_json first = in["ctxs"][2], second = in["ctxs"][0];
+  first["score"] = 0.25;
+  first["retrieval_score"] = 9.0;
+  first["score_origin"] = "reader";
+  second["score"] = -1.5;
+  second["retrieval_score"] = 3.5;
+  second["score_origin"] = "reader";
+  EXPECT_EQ(got["ctxs"][0], first);
+  EXPECT_EQ(got["ctxs"][1], second);
+  EXPECT_EQ(got["ctxs"][1].dump(), second.dump());  // same field order, new fields last
   std::vector<std::string> keys;
   for (auto& [k, v] : got.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"id", "question", "extra", "ctxs", "answers"}));
+  EXPECT_EQ(got["extra"], in["extra"]);
 
   auto back = read_examples(dir.file("out.jsonl"));
+  ASSERT_EQ(back[0].ctxs.size(), 2u);
   EXPECT_DOUBLE_EQ(back[0].ctxs[1].score, -1.5);
-  EXPECT_DOUBLE_EQ(back[0].ctxs[2].score, 9.0);
+  EXPECT_EQ(back[0].ctxs[0].score_origin, "reader");
+  EXPECT_EQ(back[0].ctxs[0].id, "3");
 }
 
-TEST(ExampleWriter, RawRewriteRejectsMoreScoresThanCtxs) {
+TEST(ExampleWriter, ReaderScoresOfUnsortedPassagesKeepTheirOrder) {
+  // Without a score on the first ctx the reader reads the file order.
+  const std::string raw = R"({"id": "u", "question": "q", "ctxs": [{"title": "a", "text": "t1"},
+    {"title": "b", "text": "t2", "score": 5}, {"title": "c", "text": "t3"}]})";
+  const ordered_json got = ordered_json::parse(with_reader_scores(raw, {1.0, 2.0, 3.0}));
+  ASSERT_EQ(got["ctxs"].size(), 3u);
+  EXPECT_EQ(got["ctxs"][1]["title"], "b");
+  EXPECT_EQ(got["ctxs"][1]["retrieval_score"], 5.0);
+  EXPECT_FALSE(got["ctxs"][0].contains("retrieval_score"));
+  EXPECT_EQ(got["ctxs"][2]["score"], 3.0);
+}
+
+TEST(ExampleWriter, ReaderScoresRejectMoreScoresThanCtxs) {
   try {
-    rewrite_ctx_scores(R"({"id": "x", "question": "q", "ctxs": [{"title": "a", "text": "b"}]})",
+    with_reader_scores(R"({"id": "x", "question": "q", "ctxs": [{"title": "a", "text": "b"}]})",
                        {1.0, 2.0});
     FAIL() << "no throw";
   } catch (const Error& e) {

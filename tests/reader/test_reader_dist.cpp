@@ -87,8 +87,9 @@ TEST(ReaderDist, TestReaderIdenticalOnOneAndTwoRanks) {
   auto m1 = read_json_file(r1 + "eval_metrics.json"), m2 = read_json_file(r2 + "eval_metrics.json");
   EXPECT_EQ(m1["exact_match"], m2["exact_match"]);
   EXPECT_EQ(m1["total"].get<int>(), 24);  // 15% of 160 synthetic questions
-  // Scores: the same examples, in input order, with reader scores in the first
-  // n_context ctxs (and ctxs sorted by their original score first).
+  // Scores: the same examples, in input order, holding only the n_context
+  // passages the reader read (the two of three with the highest retrieval
+  // score), each with the reader's score and its retrieval score kept apart.
   std::istringstream s1(read_file(r1 + "dataset_wscores.json")), s2(read_file(r2 + "dataset_wscores.json"));
   std::string a, b;
   int n = 0;
@@ -96,11 +97,13 @@ TEST(ReaderDist, TestReaderIdenticalOnOneAndTwoRanks) {
     ASSERT_TRUE(std::getline(s2, b));
     auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
     EXPECT_EQ(ja["id"], jb["id"]);
+    ASSERT_EQ(ja["ctxs"].size(), 2u) << "the unread passage must not be ranked among the scored ones";
     for (int j = 0; j < 2; ++j) {
       EXPECT_NEAR(ja["ctxs"][j]["score"].get<double>(), jb["ctxs"][j]["score"].get<double>(), 1e-6);
       EXPECT_NE(ja["ctxs"][j]["score"].get<double>(), 3.0 - j);  // replaced
+      EXPECT_EQ(ja["ctxs"][j]["retrieval_score"].get<double>(), 3.0 - j);
+      EXPECT_EQ(ja["ctxs"][j]["score_origin"], "reader");
     }
-    EXPECT_EQ(ja["ctxs"][2]["score"].get<double>(), 1.0);  // beyond n_context: kept
     ++n;
   }
   EXPECT_EQ(n, 24);

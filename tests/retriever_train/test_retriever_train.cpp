@@ -2,6 +2,7 @@
 // reader-like scores raises held-out avg top-k above the untrained model's.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -74,10 +75,11 @@ class Workspace {
       data::write_examples(dir_.file(std::string(split) + ".jsonl"), exs, data::DatasetFormat::kJsonLines);
     }
   }
-  std::string cmd(int np, const std::string& name, const std::string& extra) const {
+  std::string cmd(int np, const std::string& name, const std::string& extra,
+                  const std::string& train = "train.jsonl", int n_context = 10) const {
     return mpi_launch(np) + fid_binary() + " train-retriever --threads 1 --model_path " + dir_.file("ret") +
-           " --train_data " + dir_.file("train.jsonl") + " --checkpoint_dir " + dir_.file("ck") +
-           " --name " + name + " --n_context 10 --optim adamw --dropout 0 " + extra;
+           " --train_data " + dir_.file(train) + " --checkpoint_dir " + dir_.file("ck") +
+           " --name " + name + " --n_context " + std::to_string(n_context) + " --optim adamw --dropout 0 " + extra;
   }
   std::string run_ok(const std::string& c) const {
     std::string out;
@@ -142,6 +144,53 @@ TEST(RetrieverTrain, DistillationBeatsTheUntrainedModelOnHeldOutQuestions) {
   EXPECT_GT(after["avg_top1"].get<double>(), before["avg_top1"].get<double>() + 0.2) << before << after;
   EXPECT_GT(after["avg_top5"].get<double>(), before["avg_top5"].get<double>()) << before << after;
   EXPECT_LT(after["eval_loss"].get<double>(), before["eval_loss"].get<double>()) << before << after;
+}
+
+// Writes the train file's first examples with their ctxs changed by `edit`.
+void edited_file(const std::string& name, const std::function<void(data::Example&)>& edit) {
+  auto exs = data::read_examples(ws().path("train.jsonl"));
+  exs.resize(8);
+  for (auto& ex : exs) edit(ex);
+  const std::string path = ws().path(name);
+  data::write_examples(path, exs, data::DatasetFormat::kJsonLines);
+}
+
+// What the seed's test_reader writes with more passages than its n_context:
+// the reader's scores on the first ones, retrieval scores on the rest.
+TEST(RetrieverTrain, RefusesTargetsThatMixReaderAndRetrievalScores) {
+  edited_file("mixed.jsonl", [](data::Example& ex) {
+    for (size_t j = 0; j < 4; ++j) ex.ctxs[j].score_origin = "reader";
+  });
+  std::string out;
+  EXPECT_NE(run_command(ws().cmd(2, "mixed", "--total_steps 1", "mixed.jsonl"), &out), 0) << out;
+  EXPECT_NE(out.find("mixed.jsonl"), std::string::npos) << out;
+  EXPECT_NE(out.find("mixes 4 passages scored by the reader with 6"), std::string::npos) << out;
+  EXPECT_FALSE(path_exists(ws().path("ck/mixed/checkpoint/latest"))) << "nothing may be trained";
+
+  // Unmarked scores on more passages than --n_context: the seed's layout.
+  std::string out2;
+  EXPECT_NE(run_command(ws().cmd(1, "unmarked", "--total_steps 1", "train.jsonl", 4), &out2), 0) << out2;
+  EXPECT_NE(out2.find("train.jsonl"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("--n_context 10"), std::string::npos) << out2;
+
+  // Reader-scored, but fewer passages than --n_context asks for.
+  edited_file("few.jsonl", [](data::Example& ex) {
+    ex.ctxs.resize(6);
+    for (auto& c : ex.ctxs) c.score_origin = "reader";
+  });
+  std::string out3;
+  EXPECT_NE(run_command(ws().cmd(1, "few", "--total_steps 1", "few.jsonl"), &out3), 0) << out3;
+  EXPECT_NE(out3.find("the reader scored 6 passages but --n_context is 10"), std::string::npos) << out3;
+}
+
+TEST(RetrieverTrain, TrainsOnReaderScoredPassages) {
+  edited_file("marked.jsonl", [](data::Example& ex) {
+    for (auto& c : ex.ctxs) c.score_origin = "reader";
+  });
+  std::string out = ws().run_ok(ws().cmd(1, "marked", "--total_steps 2 --save_freq 2 --eval_freq 1000 "
+                                                      "--per_gpu_batch_size 2", "marked.jsonl"));
+  EXPECT_EQ(out.find("carry no score_origin"), std::string::npos) << out;
+  EXPECT_TRUE(path_exists(ws().path("ck/marked/checkpoint/step-2/model.safetensors")));
 }
 
 }  // namespace
