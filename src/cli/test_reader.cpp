@@ -26,6 +26,10 @@ class TestReaderCommand : public Command {
     app.add_flag(flag("write_results"), write_results_, "write final_output.txt (id<TAB>answer)");
     app.add_flag(flag("write_crossattention_scores"), write_scores_,
                  "write dataset_wscores.json with the reader's passage scores");
+    app.add_option(flag("crossattention_score"), score_kind_,
+                   "seed: mean pre-softmax logit per passage (FiD's code); mass: log of the "
+                   "attention probability the passage receives")
+        ->check(CLI::IsMember({"seed", "mass"}))->capture_default_str();
     add_reader_input_options(app, o_.input);
     add_precision_option(app, precision_);
   }
@@ -38,6 +42,7 @@ class TestReaderCommand : public Command {
     train::LoadedReader lr = train::load_reader(model_path_);
     model::FidReader reader(lr.t5);
     o_.with_scores = write_scores_;
+    o_.score_mass = score_kind_ == "mass";
     o_.gather = write_results_ || write_scores_;
     train::ReaderEvalResult r = train::evaluate_reader(comm, reader, lr.tokenizer, eval_data_, o_);
     log::info("EM ", 100.0 * r.exact_match, ", Total number of example ", r.total);
@@ -61,7 +66,7 @@ class TestReaderCommand : public Command {
  private:
   train::ReaderEvalOptions o_;
   std::string name_ = "experiment_name", checkpoint_dir_ = "./checkpoint/", model_path_ = "none";
-  std::string eval_data_, precision_ = "fp32";
+  std::string eval_data_, precision_ = "fp32", score_kind_ = "seed";
   int64_t seed_ = 0;
   bool write_results_ = false, write_scores_ = false;
 };

@@ -23,6 +23,16 @@ at::Tensor crossattention_scores(const at::Tensor& storage, const at::Tensor& pa
   return summed / ntokens;
 }
 
+at::Tensor crossattention_log_mass(const at::Tensor& storage, const at::Tensor& passage_mask) {
+  const int64_t n_layers = storage.size(0), n_heads = storage.size(2);
+  const int64_t b = passage_mask.size(0), n = passage_mask.size(1), l = passage_mask.size(2);
+  // The storage holds the additive mask: padding gets no probability.
+  at::Tensor p = at::softmax(storage.to(at::kFloat), -1);                        // (layers, B, H, N*L)
+  at::Tensor mass = p.sum(at::IntArrayRef{0, 2}).view({b, n, l}).sum(-1);        // (B, N)
+  mass = mass / static_cast<double>(n_layers * n_heads);
+  return at::log(mass.clamp_min(1e-30));
+}
+
 at::Tensor FidReader::encode(const at::Tensor& passage_ids, const at::Tensor& passage_mask) {
   FID_CHECK(passage_ids.dim() == 3 && passage_mask.sizes() == passage_ids.sizes(),
             "FiD inputs must be (B, N, L) ids with a mask of the same shape");

@@ -35,6 +35,13 @@ at::Tensor shift_right(const at::Tensor& labels, int64_t start_token, int64_t pa
 // tokens x layers x heads.
 at::Tensor crossattention_scores(const at::Tensor& storage, const at::Tensor& passage_mask);
 
+// The share of the first step's cross-attention each passage receives
+// (attention probabilities summed over its tokens, averaged over heads and
+// layers), as its log: (B, N), softmax over N gives the shares back. The
+// seed's mean pre-softmax logit above is dominated by the many tokens that
+// draw no attention; the mass counts only where the reader looked.
+at::Tensor crossattention_log_mass(const at::Tensor& storage, const at::Tensor& passage_mask);
+
 class FidReader {
  public:
   explicit FidReader(std::shared_ptr<T5Model> t5) : t5_(std::move(t5)) {}

@@ -65,6 +65,10 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     model::FidGeneration gen =
         reader.generate(b.passage_ids, b.passage_mask, options.max_length, options.with_scores);
     at::Tensor ids = gen.ids.contiguous();
+    at::Tensor mass;  // (B, N)
+    if (options.with_scores && options.score_mass) {
+      mass = model::crossattention_log_mass(gen.score_storage, b.passage_mask);
+    }
     for (size_t k = 0; k < batch.size(); ++k) {
       at::Tensor row = ids[static_cast<int64_t>(k)];
       std::vector<int64_t> v(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
@@ -78,7 +82,9 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
         mine.ids += batch[k].id + '\0';
         mine.answers += answer + '\0';
         if (options.with_scores) {
-          at::Tensor s = gen.crossattention_scores[static_cast<int64_t>(k)].to(at::kFloat).contiguous();
+          const at::Tensor& all = options.score_mass
+                                      ? mass : gen.crossattention_scores;
+          at::Tensor s = all[static_cast<int64_t>(k)].to(at::kFloat).contiguous();
           mine.scores.insert(mine.scores.end(), s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
         }
       }

@@ -19,6 +19,9 @@ struct ReaderEvalOptions {
   int64_t max_length = 50;  // generation length, start token included (the seed's 50)
   int64_t max_examples = -1;  // evaluate only the first examples (-1: all)
   bool with_scores = false;   // cross-attention scores of the first decoding step
+  // false: the seed's mean pre-softmax logit per passage; true: the log of
+  // the attention mass per passage (model::crossattention_log_mass).
+  bool score_mass = false;
   bool gather = false;        // collect answers (and scores) on rank 0
   int64_t print_freq = 1000;  // batches between progress lines (the seed's --eval_print_freq)
   model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast for generation
