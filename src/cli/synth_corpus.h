@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/splitmix.h"
 #include "data/example.h"
 #include "data/passages.h"
 
@@ -30,22 +31,7 @@ struct SynthCorpus {
 
 SynthCorpus make_synth_corpus(const SynthOptions& options);
 
-// A small, portable PRNG (std:: distributions differ across standard
-// libraries; the corpus must be identical everywhere).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n).
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-
- private:
-  uint64_t state_;
-};
+// The corpus generator's PRNG (the bench and tests name it here).
+using fid::SplitMix64;
 
 }  // namespace fid::cli

@@ -4,25 +4,14 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/splitmix.h"
 
 namespace fid::text {
 namespace {
 
-// SplitMix64: the same draws on every platform (std:: distributions differ).
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-};
-
 // `total` split into `parts` positive lengths at random cut points (T5's
 // _random_segmentation).
-std::vector<size_t> segment(size_t total, size_t parts, Rng& rng) {
+std::vector<size_t> segment(size_t total, size_t parts, SplitMix64& rng) {
   std::vector<size_t> cuts(total - 1);
   for (size_t i = 0; i < cuts.size(); ++i) cuts[i] = i + 1;
   for (size_t k = 0; k < parts - 1; ++k) std::swap(cuts[k], cuts[k + rng.below(cuts.size() - k)]);
@@ -59,7 +48,7 @@ CorruptedText corrupt_spans(const std::vector<int32_t>& tokens, const std::vecto
       std::min(noise, n - noise));
   FID_CHECK(spans <= sentinels.size(), "span corruption: ", spans, " spans need more than the ",
             sentinels.size(), " sentinel ids of the tokenizer");
-  Rng rng{seed * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL};
+  SplitMix64 rng(seed * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL);
   const std::vector<size_t> noise_len = segment(noise, spans, rng);
   const std::vector<size_t> keep_len = segment(n - noise, spans, rng);
   // Kept and hidden segments alternate, a kept one first.
