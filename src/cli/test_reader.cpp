@@ -28,8 +28,10 @@ class TestReaderCommand : public Command {
                  "write dataset_wscores.json with the reader's passage scores");
     app.add_option(flag("crossattention_score"), score_kind_,
                    "seed: mean pre-softmax logit per passage (FiD's code); mass: log of the "
-                   "attention probability the passage receives")
-        ->check(CLI::IsMember({"seed", "mass"}))->capture_default_str();
+                   "attention probability the passage receives; likelihood: mean log-likelihood "
+                   "of the example's target given the passage alone (Atlas's perplexity "
+                   "distillation; needs `target` or `answers`)")
+        ->check(CLI::IsMember({"seed", "mass", "likelihood"}))->capture_default_str();
     add_reader_input_options(app, o_.input);
     add_precision_option(app, precision_);
   }
@@ -42,7 +44,9 @@ class TestReaderCommand : public Command {
     train::LoadedReader lr = train::load_reader(model_path_);
     model::FidReader reader(lr.t5);
     o_.with_scores = write_scores_;
-    o_.score_mass = score_kind_ == "mass";
+    o_.score = score_kind_ == "mass"         ? train::PassageScore::kAttentionMass
+               : score_kind_ == "likelihood" ? train::PassageScore::kLikelihood
+                                             : train::PassageScore::kAttention;
     o_.gather = write_results_ || write_scores_;
     train::ReaderEvalResult r = train::evaluate_reader(comm, reader, lr.tokenizer, eval_data_, o_);
     log::info("EM ", 100.0 * r.exact_match, ", Total number of example ", r.total);

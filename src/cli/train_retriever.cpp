@@ -27,6 +27,9 @@ class TrainRetrieverCommand : public Command {
                    "replace the projection head by a fresh one of this size at the start of a new run "
                    "(the seed always does, with 256); 0 keeps the model's head")->capture_default_str();
     app.add_option(flag("head_seed"), o_.head_seed, "seed of the fresh head")->capture_default_str();
+    app.add_flag(flag("in_batch_negatives"), o_.in_batch_negatives,
+                 "also score each question against the other passages of its batch, with target 0 "
+                 "(not in the seed: its loss sees only the question's own passages)");
     // The model's own config holds these; the seed's options are accepted and checked.
     app.add_option(flag("question_maxlength"), question_maxlength_);
     app.add_option(flag("passage_maxlength"), passage_maxlength_);

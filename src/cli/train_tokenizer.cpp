@@ -112,6 +112,9 @@ class TrainTokenizerCommand : public Command {
                    "sample at most this many sentences (0: all)");
     app.add_option(flag("max_sentence_length"), max_sentence_length_,
                    "longer sentences (bytes) are skipped by sentencepiece");
+    app.add_option(flag("hard_vocab_limit"), hard_vocab_limit_,
+                   "false: --vocab_size is an upper bound (a small corpus yields fewer pieces "
+                   "instead of an error)")->capture_default_str();
   }
 
   void run(dist::Communicator&) override {
@@ -130,6 +133,7 @@ class TrainTokenizerCommand : public Command {
         {"input_sentence_size", std::to_string(input_sentence_size_)},
         {"shuffle_input_sentence", "true"},
         {"max_sentence_length", std::to_string(max_sentence_length_)},
+        {"hard_vocab_limit", hard_vocab_limit_ ? "true" : "false"},
         {"num_threads", std::to_string(threads)},
         // T5's layout: pad 0, eos 1, unk 2 and no bos.
         {"pad_id", "0"}, {"eos_id", "1"}, {"unk_id", "2"}, {"bos_id", "-1"},
@@ -189,6 +193,7 @@ class TrainTokenizerCommand : public Command {
   double character_coverage_ = 0.9995;
   int64_t input_sentence_size_ = 0;
   int64_t max_sentence_length_ = 1 << 16;
+  bool hard_vocab_limit_ = true;
 };
 
 }  // namespace

@@ -97,4 +97,22 @@ FidGeneration FidReader::generate(const at::Tensor& passage_ids, const at::Tenso
   return gen;
 }
 
+at::Tensor answer_log_likelihood(FidReader& reader, const at::Tensor& passage_ids,
+                                 const at::Tensor& passage_mask, const at::Tensor& labels) {
+  FID_CHECK(passage_ids.dim() == 3 && labels.dim() == 2 && labels.size(0) == passage_ids.size(0),
+            "answer likelihood needs passages (B, N, L) and labels (B, T), got ",
+            passage_ids.sizes(), " and ", labels.sizes());
+  at::NoGradGuard no_grad;
+  const int64_t b = passage_ids.size(0), n = passage_ids.size(1), l = passage_ids.size(2);
+  at::Tensor ids = passage_ids.reshape({b * n, 1, l});       // (B*N, 1, L): one passage each
+  at::Tensor mask = passage_mask.reshape({b * n, 1, l});     // (B*N, 1, L)
+  at::Tensor rep = labels.repeat_interleave(n, 0);          // (B*N, T)
+  at::Tensor logits = reader.forward(ids, mask, rep).logits.to(at::kFloat);  // (B*N, T, V)
+  at::Tensor token_nll = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}),
+                                                rep.reshape({-1}), {}, at::Reduction::None, -100)
+                             .view({b * n, -1});            // (B*N, T), 0 at padding
+  at::Tensor count = rep.ne(-100).sum(1).clamp_min(1).to(at::kFloat);  // (B*N)
+  return (-token_nll.sum(1) / count).view({b, n});          // (B, N)
+}
+
 }  // namespace fid::model

@@ -42,6 +42,17 @@ at::Tensor crossattention_scores(const at::Tensor& storage, const at::Tensor& pa
 // draw no attention; the mass counts only where the reader looked.
 at::Tensor crossattention_log_mass(const at::Tensor& storage, const at::Tensor& passage_mask);
 
+class FidReader;
+
+// Atlas's perplexity-distillation score: the mean log-likelihood of the
+// target tokens when the reader sees each passage alone. passage_ids/mask
+// (B, N, L), labels (B, T) with -100 at padding -> (B, N). It asks which
+// passage lets the reader produce the answer, which a reader that reads but
+// cannot yet choose among passages already knows; the attention scores
+// above only point at the gold passage once the reader has learnt to choose.
+at::Tensor answer_log_likelihood(FidReader& reader, const at::Tensor& passage_ids,
+                                 const at::Tensor& passage_mask, const at::Tensor& labels);
+
 class FidReader {
  public:
   explicit FidReader(std::shared_ptr<T5Model> t5) : t5_(std::move(t5)) {}

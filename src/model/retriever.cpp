@@ -64,6 +64,25 @@ at::Tensor RetrieverImpl::kldivloss(const at::Tensor& score, const at::Tensor& g
   return pointwise.mean();
 }
 
+at::Tensor RetrieverImpl::in_batch_kldivloss(const at::Tensor& question_output,
+                                             const at::Tensor& passage_output,
+                                             const at::Tensor& gold_score) const {
+  const int64_t b = gold_score.size(0), n = gold_score.size(1), d = question_output.size(1);
+  FID_CHECK(question_output.size(0) == b && passage_output.size(0) == b * n &&
+                passage_output.size(1) == d,
+            "in-batch loss: questions ", question_output.sizes(), ", passages ",
+            passage_output.sizes(), " and gold scores ", gold_score.sizes(), " do not match");
+  at::Tensor all = at::mm(question_output, passage_output.t()) / std::sqrt(static_cast<double>(d));
+  if (config_.score_temperature != 1.0) all = all / config_.score_temperature;  // (B, B*N)
+  at::Tensor gold = gold_score.to(all.scalar_type());
+  if (config_.gold_temperature != 1.0) gold = gold / config_.gold_temperature;
+  // Question i's own passages are columns i*N .. i*N+N-1.
+  at::Tensor own = at::eye(b, all.options()).repeat_interleave(n, 1);         // (B, B*N)
+  at::Tensor target = (at::softmax(gold, -1).repeat({1, b}) * own);          // (B, B*N)
+  at::Tensor log_p = at::log_softmax(all, -1);                                 // (B, B*N)
+  return (at::xlogy(target, target) - target * log_p).sum() / static_cast<double>(b * n);
+}
+
 RetrieverOutputs RetrieverImpl::forward(const at::Tensor& question_ids,
                                         const at::Tensor& question_mask,
                                         const at::Tensor& passage_ids,

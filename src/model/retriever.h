@@ -46,6 +46,16 @@ class RetrieverImpl : public torch::nn::Module {
   // FiD's kldivloss: KLDivLoss(mean over all B*N elements) of log_softmax(score / Ts)
   // against softmax(gold / Tg).
   at::Tensor kldivloss(const at::Tensor& score, const at::Tensor& gold_score) const;
+  // The same KL with in-batch negatives: each question is scored against all
+  // B*N passages of the batch, (B, B*N), and the target puts the reader's
+  // distribution on its own N passages and 0 on the others. Normalised over
+  // B*N like kldivloss, which it equals for B = 1. question_output (B, D),
+  // passage_output (B*N, D), gold_score (B, N). Reader scores rank only the
+  // passages a question retrieved; the other questions' passages teach the
+  // retriever to push the rest of the corpus away.
+  at::Tensor in_batch_kldivloss(const at::Tensor& question_output,
+                                const at::Tensor& passage_output,
+                                const at::Tensor& gold_score) const;
 
   const RetrieverConfig& config() const { return config_; }
   RetrieverConfig& mutable_config() { return config_; }

@@ -58,16 +58,27 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     if (batch.empty()) return;
     std::vector<const data::Example*> ptrs;
     for (auto& e : batch) ptrs.push_back(&e);
+    // The likelihood score needs the targets; generation ignores them.
+    const bool likelihood = options.with_scores && options.score == PassageScore::kLikelihood;
+    std::vector<std::string> targets;
+    if (likelihood) {
+      for (const auto* e : ptrs) targets.push_back(training_target(*e, 0));
+    }
     ReaderInputOptions io = options.input;
-    io.with_targets = false;
-    ReaderBatch b = make_reader_batch(tokenizer, ptrs, {}, io);
+    io.with_targets = likelihood;
+    ReaderBatch b = make_reader_batch(tokenizer, ptrs, targets, io);
     model::AutocastScope autocast(options.precision);
+    const bool attention = options.with_scores && !likelihood;
     model::FidGeneration gen =
-        reader.generate(b.passage_ids, b.passage_mask, options.max_length, options.with_scores);
+        reader.generate(b.passage_ids, b.passage_mask, options.max_length, attention);
     at::Tensor ids = gen.ids.contiguous();
-    at::Tensor mass;  // (B, N)
-    if (options.with_scores && options.score_mass) {
-      mass = model::crossattention_log_mass(gen.score_storage, b.passage_mask);
+    at::Tensor passage_scores;  // (B, N)
+    if (likelihood) {
+      passage_scores = model::answer_log_likelihood(reader, b.passage_ids, b.passage_mask, b.labels);
+    } else if (attention) {
+      passage_scores = options.score == PassageScore::kAttentionMass
+                           ? model::crossattention_log_mass(gen.score_storage, b.passage_mask)
+                           : gen.crossattention_scores;
     }
     for (size_t k = 0; k < batch.size(); ++k) {
       at::Tensor row = ids[static_cast<int64_t>(k)];
@@ -82,9 +93,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
         mine.ids += batch[k].id + '\0';
         mine.answers += answer + '\0';
         if (options.with_scores) {
-          const at::Tensor& all = options.score_mass
-                                      ? mass : gen.crossattention_scores;
-          at::Tensor s = all[static_cast<int64_t>(k)].to(at::kFloat).contiguous();
+          at::Tensor s = passage_scores[static_cast<int64_t>(k)].to(at::kFloat).contiguous();
           mine.scores.insert(mine.scores.end(), s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
         }
       }

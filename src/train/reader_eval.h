@@ -13,15 +13,21 @@
 
 namespace fid::train {
 
+// What test-reader writes as each passage's score.
+enum class PassageScore {
+  kAttention,      // the seed's mean pre-softmax cross-attention logit, first step
+  kAttentionMass,  // log of the first step's attention share (model::crossattention_log_mass)
+  kLikelihood,     // mean log-likelihood of the target given the passage alone
+                   // (Atlas's perplexity distillation, model::answer_log_likelihood)
+};
+
 struct ReaderEvalOptions {
   ReaderInputOptions input;
   int64_t batch_size = 1;
   int64_t max_length = 50;  // generation length, start token included (the seed's 50)
   int64_t max_examples = -1;  // evaluate only the first examples (-1: all)
-  bool with_scores = false;   // cross-attention scores of the first decoding step
-  // false: the seed's mean pre-softmax logit per passage; true: the log of
-  // the attention mass per passage (model::crossattention_log_mass).
-  bool score_mass = false;
+  bool with_scores = false;   // a score per passage (below), for distillation
+  PassageScore score = PassageScore::kAttention;
   bool gather = false;        // collect answers (and scores) on rank 0
   int64_t print_freq = 1000;  // batches between progress lines (the seed's --eval_print_freq)
   model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast for generation

@@ -70,8 +70,13 @@ class RetrieverTask : public TrainTask {
 
   at::Tensor loss(int slot) override {
     RetrieverInputs& in = slots_[static_cast<size_t>(slot)];
-    return r_.model()->forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask,
-                               in.gold_score).loss;
+    auto& m = *r_.model();
+    if (!o_.in_batch_negatives) {
+      return m.forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask,
+                       in.gold_score).loss;
+    }
+    auto out = m.forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask);
+    return m.in_batch_kldivloss(out.question_output, out.passage_output, in.gold_score);
   }
 
   std::map<std::string, double> evaluate(dist::Communicator& comm) override {

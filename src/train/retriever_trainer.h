@@ -26,6 +26,9 @@ struct RetrieverTrainOptions {
   // The seed replaces the projection head by a fresh 256-d one at every
   // start; here that happens only when asked: > 0 gives a new head of that size.
   int64_t reset_projection = 0;
+  // Score every question against all passages of its batch on this rank
+  // (RetrieverImpl::in_batch_kldivloss) instead of its own N only.
+  bool in_batch_negatives = false;
   uint64_t head_seed = 0;
 };
 

@@ -284,5 +284,35 @@ TEST(ReaderDist, AttentionMassScoresAreLogShares) {
   EXPECT_NE(out.find("--crossattention_score"), std::string::npos) << out;
 }
 
+// --crossattention_score likelihood: per-passage mean log-likelihood of the
+// target, the same on 1 and 2 ranks, a log-probability (< 0) for every
+// passage, and different passages score differently.
+TEST(ReaderDist, LikelihoodScoresAgreeOnOneAndTwoRanks) {
+  auto& ws = workspace();
+  ws.run_ok(ws.train_command(1, "ll_base", "--total_steps 2 --save_freq 2 --eval_freq 1000"));
+  const std::string opts = "--model_path " + checkpoint("ll_base", "step-2") +
+                           " --per_gpu_batch_size 4 --write_crossattention_scores "
+                           "--crossattention_score likelihood ";
+  ws.run_ok(ws.test_command(1, "ll1", opts));
+  ws.run_ok(ws.test_command(2, "ll2", opts));
+  std::istringstream a(read_file(ws.path("ck/ll1/dataset_wscores.json")));
+  std::istringstream b(read_file(ws.path("ck/ll2/dataset_wscores.json")));
+  std::string la, lb;
+  int n = 0, differ = 0;
+  while (std::getline(a, la) && std::getline(b, lb)) {
+    auto ja = nlohmann::json::parse(la), jb = nlohmann::json::parse(lb);
+    ASSERT_EQ(ja["ctxs"].size(), jb["ctxs"].size()) << la;
+    for (size_t k = 0; k < ja["ctxs"].size(); ++k) {
+      const double x = ja["ctxs"][k]["score"].get<double>(), y = jb["ctxs"][k]["score"].get<double>();
+      EXPECT_LT(x, 0.0) << la;
+      EXPECT_NEAR(x, y, 1e-4 * std::max(1.0, std::abs(x))) << la;
+    }
+    differ += ja["ctxs"][0]["score"] != ja["ctxs"][1]["score"];
+    ++n;
+  }
+  EXPECT_EQ(n, 24);
+  EXPECT_GT(differ, 12);
+}
+
 }  // namespace
 }  // namespace fid::testing

@@ -175,6 +175,38 @@ TEST(Retriever, KlLossTemperaturesAndZeroAtTarget) {
   EXPECT_NEAR(r->kldivloss(score, gold).item<double>(), expected.item<double>(), 1e-6);
 }
 
+// In-batch negatives: one question alone is FiD's loss; with two, each
+// question's softmax runs over all 2*N passages and the target is 0 on the
+// other question's passages. Written out by hand for B = 2, N = 2, D = 2.
+TEST(Retriever, InBatchKlLossScoresEveryPassageOfTheBatch) {
+  model::Retriever r = fixture_retriever();
+  at::Tensor q = at::tensor({1.0, 0.5, -0.3, 2.0}, at::kFloat).view({2, 2});          // (B, D)
+  at::Tensor p = at::tensor({0.2, 1.0, -1.0, 0.4, 0.7, -0.2, 0.1, 1.5}, at::kFloat).view({4, 2});  // (B*N, D)
+  at::Tensor gold = at::tensor({1.0, -0.5, 0.2, 0.9}, at::kFloat).view({2, 2});      // (B, N)
+  // B = 1: exactly the seed's loss on the question's own passages.
+  at::Tensor own0 = model::RetrieverImpl::score(q.slice(0, 0, 1), p.slice(0, 0, 2), 2);
+  EXPECT_NEAR(r->in_batch_kldivloss(q.slice(0, 0, 1), p.slice(0, 0, 2), gold.slice(0, 0, 1)).item<double>(),
+              r->kldivloss(own0, gold.slice(0, 0, 1)).item<double>(), 1e-7);
+  // B = 2 by hand.
+  double expected = 0;
+  for (int i = 0; i < 2; ++i) {
+    at::Tensor all = at::mv(p, q[i]) / std::sqrt(2.0);                    // (4)
+    at::Tensor log_p = at::log_softmax(all, 0);
+    at::Tensor t = at::softmax(gold[i], 0);                               // (2)
+    for (int k = 0; k < 2; ++k) {
+      const double tk = t[k].item<double>();
+      expected += tk * (std::log(tk) - log_p[2 * i + k].item<double>());
+    }
+  }
+  expected /= 4.0;  // normalised over B*N like the seed's 'mean'
+  const double got = r->in_batch_kldivloss(q, p, gold).item<double>();
+  EXPECT_NEAR(got, expected, 1e-6 * std::max(1.0, std::abs(expected)));
+  // The other question's passages are negatives: the loss exceeds the
+  // own-passages-only loss.
+  EXPECT_GT(got, r->kldivloss(model::RetrieverImpl::score(q, p, 2), gold).item<double>());
+  EXPECT_THROW(r->in_batch_kldivloss(q, p.slice(0, 0, 3), gold), std::exception);
+}
+
 TEST(Retriever, RandomInitIsSeededAndFollowsHf) {
   model::RetrieverConfig c = fixture_retriever_config(true, 32, false, false, false);
   model::Retriever a(c), b(c), d(c);
