@@ -24,6 +24,9 @@ class TrainReaderCommand : public Command {
                    "evaluate on the first N dev examples only (-1: all)")->capture_default_str();
     app.add_option(flag("model_size"), model_size_,
                    "accepted for compatibility; pretrained downloads are unavailable, use --model_path");
+    app.add_flag(flag("answer_passages_first"), o_.answer_passages_first,
+                 "train on the ctxs that contain an answer first (DPR's positive passages), then "
+                 "the rest, cut to --n_context (not in the seed, which takes the first n_context)");
     app.add_flag(flag("use_checkpoint"), o_.use_checkpoint,
                  "recompute encoder activations in backward (less memory)");
     add_reader_input_options(app, o_.input);

@@ -31,6 +31,7 @@ class ReaderTask : public TrainTask {
     std::vector<std::string> targets;
     for (size_t k = 0; k < indices.size(); ++k) {
       train_.get(indices[k], exs[k]);
+      if (o_.answer_passages_first) answer_passages_first(exs[k], o_.input.n_context);
       ptrs.push_back(&exs[k]);
       // The seed picks a random answer when there is no target: here a
       // choice that depends on the step and example only (resumable).
@@ -61,7 +62,8 @@ class ReaderTask : public TrainTask {
  private:
   static data::ReaderOptions dataset_options(const ReaderTrainOptions& o) {
     data::ReaderOptions ro;
-    ro.n_context = o.input.n_context;
+    // Choosing the answer passages needs every ctx; prepare() cuts to n_context.
+    ro.n_context = o.answer_passages_first ? -1 : o.input.n_context;
     ro.sort_by_score = true;
     return ro;
   }

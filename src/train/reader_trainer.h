@@ -20,6 +20,8 @@ struct ReaderTrainOptions {
   double dropout = 0.1;
   model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast (forward; backward follows it)
   ReaderInputOptions input;
+  // Train on the passages that contain an answer first (answer_passages_first).
+  bool answer_passages_first = false;
 };
 
 void train_reader(dist::Communicator& comm, const ReaderTrainOptions& options);
