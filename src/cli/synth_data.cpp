@@ -1,7 +1,7 @@
 // `fid synth-data`: writes the synthetic corpus (passages.tsv) and question
 // splits (train.json, dev.json, test.json in FiD's format) used by the main job.
 #include "cli/command.h"
-#include "cli/synth_corpus.h"
+#include "data/synth_corpus.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "data/example_writer.h"
@@ -34,7 +34,7 @@ class SynthDataCommand : public Command {
 
   void run(dist::Communicator&) override {
     make_directories(output_dir_);
-    SynthCorpus corpus = make_synth_corpus(options_);
+    data::SynthCorpus corpus = data::make_synth_corpus(options_);
     data::PassageWriter passages(join_path(output_dir_, "passages.tsv"));
     for (const auto& p : corpus.passages) passages.write(p);
     passages.close();
@@ -51,7 +51,7 @@ class SynthDataCommand : public Command {
 
  private:
   std::string output_dir_;
-  SynthOptions options_;
+  data::SynthOptions options_;
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/synth_corpus.h"
+#include "common/splitmix.h"
 #include "common/system.h"
 #include "index/bm25.h"
 #include "text/word_terms.h"
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   std::vector<double> cdf(vocab);
   double total = 0;
   for (int i = 0; i < vocab; ++i) cdf[i] = (total += 1.0 / (i + 1));
-  fid::cli::SplitMix64 rng(42);
+  fid::SplitMix64 rng(42);
   auto word = [&]() {
     double u = static_cast<double>(rng.next() >> 11) / 9007199254740992.0 * total;
     int i = static_cast<int>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());

@@ -4,11 +4,11 @@
 
 #include <map>
 
-#include "cli/synth_corpus.h"
+#include "data/synth_corpus.h"
 #include "common/files.h"
 #include "support/test_util.h"
 
-namespace fid::cli {
+namespace fid::data {
 namespace {
 
 TEST(Synth, SameSeedSameCorpusOtherSeedOther) {
@@ -73,4 +73,4 @@ TEST(Synth, CommandWritesFilesThatReadBack) {
 }
 
 }  // namespace
-}  // namespace fid::cli
+}  // namespace fid::data

@@ -13,7 +13,7 @@
 #include "data/example.h"
 #include "data/passages.h"
 
-namespace fid::cli {
+namespace fid::data {
 
 struct SynthOptions {
   uint64_t seed = 0;
@@ -25,13 +25,10 @@ struct SynthOptions {
 };
 
 struct SynthCorpus {
-  std::vector<data::Passage> passages;  // id = row + 1, as DPR numbers them
-  std::vector<data::Example> train, dev, test;  // no ctxs: retrieval adds them
+  std::vector<Passage> passages;  // id = row + 1, as DPR numbers them
+  std::vector<Example> train, dev, test;  // no ctxs: retrieval adds them
 };
 
 SynthCorpus make_synth_corpus(const SynthOptions& options);
 
-// The corpus generator's PRNG (the bench and tests name it here).
-using fid::SplitMix64;
-
-}  // namespace fid::cli
+}  // namespace fid::data

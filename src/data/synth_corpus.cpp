@@ -1,11 +1,11 @@
-#include "cli/synth_corpus.h"
+#include "data/synth_corpus.h"
 
 #include <algorithm>
 #include <set>
 
 #include "common/error.h"
 
-namespace fid::cli {
+namespace fid::data {
 namespace {
 
 const char* kSyllables[] = {"ka", "ro", "vin", "dal", "mer", "to", "sa", "len", "bri", "gor",
@@ -174,4 +174,4 @@ SynthCorpus make_synth_corpus(const SynthOptions& o) {
   return out;
 }
 
-}  // namespace fid::cli
+}  // namespace fid::data
