@@ -2,7 +2,6 @@
 // T5's special-id layout (<pad>=0, </s>=1, <unk>=2, no <s>) from a text file
 // or from the text and title columns of a DPR passages TSV, and writes
 // <output_dir>/spiece.model. Runs in one process (no peers).
-#include <fstream>
 #include <map>
 #include <thread>
 
@@ -10,86 +9,11 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "data/passages.h"
 #include "text/t5_tokenizer.h"
 
 namespace fid::cli {
 namespace {
-
-// Streams the rows of a DPR passages TSV (id, text, title, any order, named
-// by the header). Fields may be quoted as Python's csv module writes them:
-// "..." with "" for a quote, tabs and newlines allowed inside.
-class PassageTsvReader {
- public:
-  explicit PassageTsvReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {
-    FID_CHECK(in_.good(), "cannot open passages file ", path);
-    std::vector<std::string> header;
-    FID_CHECK(read_row(header), "passages file ", path, " is empty: it needs a header id<TAB>text<TAB>title");
-    for (size_t i = 0; i < header.size(); ++i) {
-      if (header[i] == "text") text_col_ = static_cast<int>(i);
-      if (header[i] == "title") title_col_ = static_cast<int>(i);
-    }
-    FID_CHECK(text_col_ >= 0, "passages file ", path, " has no 'text' column in its header (DPR layout: ",
-              "id<TAB>text<TAB>title)");
-  }
-
-  // Next passage's text and title (title empty when the file has none).
-  bool next(std::string& text, std::string& title) {
-    while (read_row(row_)) {
-      ++line_;
-      if (row_.size() == 1 && row_[0].empty()) continue;  // blank line
-      FID_CHECK(static_cast<int>(row_.size()) > std::max(text_col_, title_col_), path_, " row ", line_,
-                " has ", row_.size(), " fields; the header names more");
-      text = row_[static_cast<size_t>(text_col_)];
-      title = title_col_ >= 0 ? row_[static_cast<size_t>(title_col_)] : std::string();
-      return true;
-    }
-    return false;
-  }
-
- private:
-  bool read_row(std::vector<std::string>& fields) {
-    fields.assign(1, std::string());
-    int c = in_.get();
-    if (c == EOF) return false;
-    bool quoted = false, at_field_start = true;
-    for (; c != EOF; c = in_.get()) {
-      if (quoted) {
-        if (c == '"') {
-          if (in_.peek() == '"') {
-            fields.back().push_back('"');
-            in_.get();
-          } else {
-            quoted = false;
-          }
-        } else {
-          fields.back().push_back(static_cast<char>(c));
-        }
-        continue;
-      }
-      if (c == '"' && at_field_start) {
-        quoted = true;
-        at_field_start = false;
-      } else if (c == '\t') {
-        fields.emplace_back();
-        at_field_start = true;
-      } else if (c == '\n') {
-        break;
-      } else if (c == '\r' && in_.peek() == '\n') {
-        continue;
-      } else {
-        fields.back().push_back(static_cast<char>(c));
-        at_field_start = false;
-      }
-    }
-    return true;
-  }
-
-  std::string path_;
-  std::ifstream in_;
-  std::vector<std::string> row_;
-  int text_col_ = -1, title_col_ = -1;
-  int64_t line_ = 1;
-};
 
 class TrainTokenizerCommand : public Command {
  public:
@@ -148,21 +72,21 @@ class TrainTokenizerCommand : public Command {
       log::info("training a ", model_type_, " sentencepiece model of ", vocab_size_, " pieces on ", input_);
       model = text::train_sentencepiece(opts, {});
     } else {
-      PassageTsvReader reader(passages_);
-      std::string text, title;
+      data::PassageReader reader(passages_);
+      data::Passage passage;
       bool title_pending = false;
       int64_t passages = 0;
       // Each passage gives its text, then its title, as two sentences.
       auto next = [&](std::string& sentence) {
         if (title_pending) {
           title_pending = false;
-          sentence = title;
+          sentence = passage.title;
           return true;
         }
-        if (!reader.next(text, title)) return false;
+        if (!reader.next(passage)) return false;
         ++passages;
-        title_pending = !title.empty();
-        sentence = text;
+        title_pending = !passage.title.empty();
+        sentence = passage.text;
         return true;
       };
       log::info("training a ", model_type_, " sentencepiece model of ", vocab_size_, " pieces on ", passages_);

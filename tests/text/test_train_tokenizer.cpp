@@ -112,5 +112,26 @@ TEST(TrainTokenizer, BadArgumentsAreClearErrors) {
   EXPECT_FALSE(path_exists(dir.file("m/spiece.model")));
 }
 
+// --hard_vocab_limit false: a vocabulary the corpus cannot fill becomes an
+// upper bound instead of an error (the main job sizes it for any seed).
+TEST(TrainTokenizer, SoftVocabLimitGivesFewerPieces) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += std::string(kWords[i % std::size(kWords)]) + " question\n";
+  write_text(dir.file("c.txt"), text);
+  std::string out;
+  int rc = run_command(fid_binary() + " train-tokenizer --input " + dir.file("c.txt") +
+                           " --output_dir " + dir.file("m") + " --vocab_size 5000",
+                       &out);
+  EXPECT_NE(rc, 0) << out;
+  rc = run_command(fid_binary() + " train-tokenizer --input " + dir.file("c.txt") + " --output_dir " +
+                       dir.file("m") + " --vocab_size 5000 --hard_vocab_limit false",
+                   &out);
+  ASSERT_EQ(rc, 0) << out;
+  auto tok = T5Tokenizer::load(dir.file("m/spiece.model"));
+  EXPECT_GT(tok.model().piece_size(), 3);
+  EXPECT_LT(tok.model().piece_size(), 5000);
+}
+
 }  // namespace
 }  // namespace fid::text
