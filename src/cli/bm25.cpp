@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/retrieval_output.h"
+#include "retrieval/retrieval_output.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -48,7 +48,7 @@ class Bm25Command : public Command {
 
     // Every rank reads every question: df is summed over ranks for the
     // union of query terms, which every rank then knows.
-    std::vector<data::Example> questions = read_questions(data_);
+    std::vector<data::Example> questions = retrieval::read_questions(data_);
     std::vector<std::vector<std::string>> qterms(questions.size());
     std::vector<std::string> vocab;
     for (size_t i = 0; i < questions.size(); ++i) {
@@ -87,10 +87,10 @@ class Bm25Command : public Command {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     log::info("bm25: searched ", questions.size(), " questions in ", secs, " s (",
               static_cast<double>(questions.size()) / secs, " queries/s)");
-    sharding::TopK all = gather_topk(comm, local, static_cast<int64_t>(questions.size()));
+    sharding::TopK all = retrieval::gather_topk(comm, local, static_cast<int64_t>(questions.size()));
     if (rank == 0) {
-      RetrievalRun run{std::move(questions), std::move(all)};
-      write_retrieval(run, store, output_, {{"queries_per_s", static_cast<double>(run.questions.size()) / secs}});
+      retrieval::RetrievalRun run{std::move(questions), std::move(all)};
+      retrieval::write_retrieval(run, store, output_, {{"queries_per_s", static_cast<double>(run.questions.size()) / secs}});
     }
     comm.barrier();
   }

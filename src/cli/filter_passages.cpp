@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/dense_retrieval.h"
+#include "retrieval/dense_retrieval.h"
 #include "cli/passage_filter.h"
 #include "common/error.h"
 #include "common/files.h"
@@ -68,7 +68,7 @@ class FilterPassagesCommand : public Command {
     FID_CHECK(!path_exists(manifest_path), "'", manifest_path, "' exists: filtered embeddings "
               "are already there; remove --output_dir or choose another");
     data::PassageStore store(passages_);
-    source_ = load_checked_embeddings(embeddings_, passages_, store.size());
+    source_ = retrieval::load_checked_embeddings(embeddings_, passages_, store.size());
     local_ = sharding::local_shards(source_, comm.rank(), comm.size());
 
     std::vector<int64_t> positives = read_positives(comm, store);

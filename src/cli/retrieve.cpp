@@ -11,8 +11,8 @@
 #include <cmath>
 
 #include "cli/command.h"
-#include "cli/dense_retrieval.h"
-#include "cli/retrieval_output.h"
+#include "retrieval/dense_retrieval.h"
+#include "retrieval/retrieval_output.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -88,7 +88,7 @@ class RetrieveCommand : public Command {
   void run(dist::Communicator& comm) override {
     check_options();
     data::PassageStore store(passages_);
-    sharding::Manifest manifest = load_checked_embeddings(embeddings_, passages_, store.size());
+    sharding::Manifest manifest = retrieval::load_checked_embeddings(embeddings_, passages_, store.size());
     train::LoadedRetriever retriever(model_path_);
     const int64_t out_dim = retriever.model()->config().output_dim();
     FID_CHECK(out_dim == manifest.dim, "the retriever '", model_path_, "' makes ", out_dim,
@@ -112,13 +112,13 @@ class RetrieveCommand : public Command {
     }
 
     auto t0 = Clock::now();
-    ShardedDenseIndex index(comm, std::move(manifest), params_, build_);
+    retrieval::ShardedDenseIndex index(comm, std::move(manifest), params_, build_);
     const double index_s = seconds_since(t0);
-    const ShardedIndexSize size = index.size(comm);
+    const retrieval::ShardedIndexSize size = index.size(comm);
     log::info("index ", params_.describe(), ": ", size.vectors, " passages on ", comm.size(),
               " rank(s), ", size.bytes_per_passage(), " bytes per passage (", index_s, " s)");
 
-    std::vector<data::Example> questions = read_questions(data_);
+    std::vector<data::Example> questions = retrieval::read_questions(data_);
     t0 = Clock::now();
     std::vector<float> queries = encode_mine(comm, retriever, questions);
     const double encode_s = seconds_since(t0);
@@ -131,10 +131,10 @@ class RetrieveCommand : public Command {
     const double nq = static_cast<double>(questions.size());
     log::info("searched ", questions.size(), " questions in ", search_s, " s (", nq / search_s,
               " queries/s)");
-    sharding::TopK all = gather_topk(comm, local, static_cast<int64_t>(questions.size()));
+    sharding::TopK all = retrieval::gather_topk(comm, local, static_cast<int64_t>(questions.size()));
     if (comm.rank() == 0) {
-      RetrievalRun run{std::move(questions), std::move(all)};
-      write_retrieval(run, store, output_,
+      retrieval::RetrievalRun run{std::move(questions), std::move(all)};
+      retrieval::write_retrieval(run, store, output_,
                       {{"index_bytes_per_passage", size.bytes_per_passage()},
                        {"index_passages", static_cast<double>(size.vectors)},
                        {"index_build_s", index_s},
@@ -244,7 +244,7 @@ class RetrieveCommand : public Command {
     b.add_batch = 50000;
     return b;
   }();
-  DenseSearchOptions search_;
+  retrieval::DenseSearchOptions search_;
 };
 
 }  // namespace

@@ -12,7 +12,7 @@
 #include <random>
 #include <set>
 
-#include "cli/dense_retrieval.h"
+#include "retrieval/dense_retrieval.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "dist/communicator.h"
@@ -22,7 +22,7 @@
 #include "support/mpi_world.h"
 #include "support/test_util.h"
 
-namespace fid::cli {
+namespace fid::retrieval {
 namespace {
 
 // One thread per rank: FAISS's OpenMP threads spin while waiting, which on a
@@ -389,4 +389,4 @@ TEST(RetrieveCore, SubsetManifestReturnsOriginalPassageRows) {
 }
 
 }  // namespace
-}  // namespace fid::cli
+}  // namespace fid::retrieval

@@ -17,7 +17,7 @@
 namespace fid::dist { class Communicator; }
 namespace fid::sharding { class EmbeddingShardReader; }
 
-namespace fid::cli {
+namespace fid::retrieval {
 
 // Loads a manifest or glob (`flag` names the option in errors) and checks that
 // it embeds the passages file `passages_path` of `passages_rows` rows: same
@@ -84,4 +84,4 @@ class ShardedDenseIndex {
   std::vector<std::unique_ptr<sharding::EmbeddingShardReader>> readers_;  // opened to re-rank
 };
 
-}  // namespace fid::cli
+}  // namespace fid::retrieval

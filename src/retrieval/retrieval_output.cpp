@@ -1,4 +1,4 @@
-#include "cli/retrieval_output.h"
+#include "retrieval/retrieval_output.h"
 
 #include <nlohmann/json.hpp>
 
@@ -10,7 +10,7 @@
 #include "dist/collectives.h"
 #include "text/metrics.h"
 
-namespace fid::cli {
+namespace fid::retrieval {
 
 std::vector<data::Example> read_questions(const std::string& path) {
   FID_CHECK(path_exists(path), "questions file '", path, "' does not exist (--data)");
@@ -96,4 +96,4 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
   return table;
 }
 
-}  // namespace fid::cli
+}  // namespace fid::retrieval

@@ -1,4 +1,4 @@
-#include "cli/dense_retrieval.h"
+#include "retrieval/dense_retrieval.h"
 
 #include <algorithm>
 #include <numeric>
@@ -9,7 +9,7 @@
 #include "dist/collectives.h"
 #include "sharding/embedding_shard.h"
 
-namespace fid::cli {
+namespace fid::retrieval {
 
 sharding::Manifest load_checked_embeddings(const std::string& manifest_or_glob,
                                            const std::string& passages_path,
@@ -183,4 +183,4 @@ ShardedIndexSize ShardedDenseIndex::size(dist::Communicator& comm) const {
   return {v[0], v[1], v[2]};
 }
 
-}  // namespace fid::cli
+}  // namespace fid::retrieval

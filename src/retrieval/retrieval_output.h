@@ -12,7 +12,7 @@
 #include "data/passages.h"
 #include "sharding/topk_merge.h"
 
-namespace fid::cli {
+namespace fid::retrieval {
 
 // Merged top-k of every question, in input order (rank 0's gathered view).
 struct RetrievalRun {
@@ -35,4 +35,4 @@ std::vector<data::Example> read_questions(const std::string& path);
 // questions index % world == rank. Returns the full table on rank 0.
 sharding::TopK gather_topk(dist::Communicator& comm, const sharding::TopK& mine, int64_t total);
 
-}  // namespace fid::cli
+}  // namespace fid::retrieval
