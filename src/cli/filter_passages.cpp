@@ -12,7 +12,7 @@
 
 #include "cli/command.h"
 #include "retrieval/dense_retrieval.h"
-#include "cli/passage_filter.h"
+#include "retrieval/passage_filter.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -77,12 +77,12 @@ class FilterPassagesCommand : public Command {
     for_each_local_block([&](const float* v, const int64_t* ids, int64_t n, size_t) {
       for (int64_t i = 0; i < n; ++i) {
         const bool pos = std::binary_search(positives.begin(), positives.end(), ids[i]);
-        if (!pos && row_uniform(seed_ + 1, ids[i]) >= negative_p_) continue;
+        if (!pos && retrieval::row_uniform(seed_ + 1, ids[i]) >= negative_p_) continue;
         x.insert(x.end(), v + i * source_.dim, v + (i + 1) * source_.dim);
         label.push_back(pos);
       }
     });
-    LinearClassifier clf = train_classifier(comm, x, label, source_.dim, classifier_);
+    retrieval::LinearClassifier clf = retrieval::train_classifier(comm, x, label, source_.dim, classifier_);
     std::vector<float>().swap(x);
     log::info("passage classifier: balanced training accuracy ", clf.accuracy);
 
@@ -95,7 +95,7 @@ class FilterPassagesCommand : public Command {
     const int64_t total = dist::all_reduce_sum(comm, static_cast<int64_t>(scores.size()));
     const int64_t keep = std::max<int64_t>(1, static_cast<int64_t>(keep_fraction_ * total + 0.5));
     float threshold = 0;
-    std::vector<uint8_t> kept = select_best(comm, scores, keep, &threshold);
+    std::vector<uint8_t> kept = retrieval::select_best(comm, scores, keep, &threshold);
     write_kept(comm, kept, rows, keep);
     if (comm.rank() == 0) write_report(clf, total, keep, threshold);
     comm.barrier();
@@ -149,7 +149,7 @@ class FilterPassagesCommand : public Command {
     if (static_cast<int64_t>(all.size()) > max_positives_) {
       const double p = static_cast<double>(max_positives_) / static_cast<double>(all.size());
       all.erase(std::remove_if(all.begin(), all.end(),
-                               [&](int64_t r) { return row_uniform(seed_, r) >= p; }),
+                               [&](int64_t r) { return retrieval::row_uniform(seed_, r) >= p; }),
                 all.end());
     }
     const int64_t rows = source_.rows_listed();
@@ -184,7 +184,7 @@ class FilterPassagesCommand : public Command {
     // saved for one filter run is never loaded for another.
     std::vector<int64_t> sum = {0};
     for (size_t i = 0; i < rows.size(); ++i) {
-      if (kept[i]) sum[0] = (sum[0] + static_cast<int64_t>(row_uniform(seed_ ^ 0x5bd1e995, rows[i]) * (1LL << 40))) % kPrime;
+      if (kept[i]) sum[0] = (sum[0] + static_cast<int64_t>(retrieval::row_uniform(seed_ ^ 0x5bd1e995, rows[i]) * (1LL << 40))) % kPrime;
     }
     int64_t total_sum = 0;
     for (const auto& p : dist::all_gather_vectors(comm, sum)) total_sum = (total_sum + p[0]) % kPrime;
@@ -234,7 +234,7 @@ class FilterPassagesCommand : public Command {
                                         source_.passage_rows());
   }
 
-  void write_report(const LinearClassifier& clf, int64_t total, int64_t keep, float threshold) const {
+  void write_report(const retrieval::LinearClassifier& clf, int64_t total, int64_t keep, float threshold) const {
     nlohmann::json j = {{"format", kFilterFormat},
                         {"version", 1},
                         {"source", embeddings_},
@@ -259,7 +259,7 @@ class FilterPassagesCommand : public Command {
   int64_t max_positives_ = 200000;
   int64_t block_ = 50000;
   uint64_t seed_ = 1234;
-  ClassifierOptions classifier_;
+  retrieval::ClassifierOptions classifier_;
   sharding::Manifest source_;
   sharding::LocalShards local_;
   double negative_p_ = 0.0;

@@ -7,7 +7,7 @@
 
 namespace fid::dist { class Communicator; }
 
-namespace fid::cli {
+namespace fid::retrieval {
 
 struct LinearClassifier {
   std::vector<float> w;  // (dim)
@@ -43,4 +43,4 @@ double row_uniform(uint64_t seed, int64_t row);
 std::vector<uint8_t> select_best(dist::Communicator& comm, const std::vector<float>& scores,
                                  int64_t keep, float* threshold = nullptr);
 
-}  // namespace fid::cli
+}  // namespace fid::retrieval

@@ -1,4 +1,4 @@
-#include "cli/passage_filter.h"
+#include "retrieval/passage_filter.h"
 
 #include <ATen/ATen.h>
 
@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "dist/collectives.h"
 
-namespace fid::cli {
+namespace fid::retrieval {
 
 float LinearClassifier::score(const float* x) const {
   double s = b;
@@ -162,4 +162,4 @@ std::vector<uint8_t> select_best(dist::Communicator& comm, const std::vector<flo
   return mask;
 }
 
-}  // namespace fid::cli
+}  // namespace fid::retrieval
