@@ -1,7 +1,6 @@
 // `fid bm25`: sparse retrieval (iteration 0 of reader-to-retriever
 // distillation), sharded across ranks (retrieval::bm25_retrieve).
 #include "cli/command.h"
-#include "common/error.h"
 #include "retrieval/bm25_retrieval.h"
 
 namespace fid::cli {
@@ -24,10 +23,7 @@ class Bm25Command : public Command {
                    "save each rank's index here, or load it when present");
   }
 
-  void run(dist::Communicator& comm) override {
-    FID_CHECK(o_.k > 0, "--n-docs must be positive");
-    retrieval::bm25_retrieve(comm, o_);
-  }
+  void run(dist::Communicator& comm) override { retrieval::bm25_retrieve(comm, o_); }
 
  private:
   retrieval::Bm25RetrievalOptions o_;

@@ -42,17 +42,21 @@ at::Tensor FidReader::encode(const at::Tensor& passage_ids, const at::Tensor& pa
   return h.reshape({b, n * l, h.size(-1)});  // (B, N*L, d)
 }
 
-FidOutput FidReader::forward(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
-                             const at::Tensor& labels, const at::Tensor& decoder_ids) {
+at::Tensor FidReader::decode_logits(const at::Tensor& encoder_out, const at::Tensor& mask,
+                                   const at::Tensor& labels, const at::Tensor& decoder_ids) {
   const T5Config& c = t5_->config();
-  FidOutput out;
-  out.encoder_out = encode(passage_ids, passage_mask);
-  at::Tensor mask = passage_mask.reshape({passage_ids.size(0), -1});  // (B, N*L)
   at::Tensor dec_in = decoder_ids.defined()
                           ? decoder_ids
                           : shift_right(labels, c.decoder_start_token_id, c.pad_token_id);
-  at::Tensor hidden = t5_->decode(dec_in, out.encoder_out, mask);
-  out.logits = t5_->lm_logits(hidden);  // (B, T, vocab)
+  return t5_->lm_logits(t5_->decode(dec_in, encoder_out, mask));  // (B, T, vocab)
+}
+
+FidOutput FidReader::forward(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
+                             const at::Tensor& labels, const at::Tensor& decoder_ids) {
+  FidOutput out;
+  out.encoder_out = encode(passage_ids, passage_mask);
+  at::Tensor mask = passage_mask.reshape({passage_ids.size(0), -1});  // (B, N*L)
+  out.logits = decode_logits(out.encoder_out, mask, labels, decoder_ids);
   if (labels.defined())
     out.loss = at::cross_entropy_loss(out.logits.reshape({-1, out.logits.size(-1)}).to(at::kFloat),
                                       labels.reshape({-1}), {}, at::Reduction::Mean, -100);
@@ -89,6 +93,7 @@ FidGeneration FidReader::generate(const at::Tensor& passage_ids, const at::Tenso
     token = next.unsqueeze(1);
   }
   gen.ids = seq.narrow(1, 0, len).clone();
+  gen.encoder_out = enc;
   if (with_scores && !first_scores.empty()) {
     // Per layer (B, H, 1, S) -> (n_layers, B, H, S)
     gen.score_storage = at::stack(first_scores).squeeze(3);
@@ -97,22 +102,26 @@ FidGeneration FidReader::generate(const at::Tensor& passage_ids, const at::Tenso
   return gen;
 }
 
-at::Tensor answer_log_likelihood(FidReader& reader, const at::Tensor& passage_ids,
+at::Tensor answer_log_likelihood(FidReader& reader, const at::Tensor& encoder_out,
                                  const at::Tensor& passage_mask, const at::Tensor& labels) {
-  FID_CHECK(passage_ids.dim() == 3 && labels.dim() == 2 && labels.size(0) == passage_ids.size(0),
-            "answer likelihood needs passages (B, N, L) and labels (B, T), got ",
-            passage_ids.sizes(), " and ", labels.sizes());
+  FID_CHECK(passage_mask.dim() == 3 && labels.dim() == 2 && encoder_out.dim() == 3 &&
+                labels.size(0) == passage_mask.size(0) &&
+                encoder_out.size(0) == passage_mask.size(0) &&
+                encoder_out.size(1) == passage_mask.size(1) * passage_mask.size(2),
+            "answer likelihood needs encoded passages (B, N*L, d), their mask (B, N, L) and "
+            "labels (B, T), got ", encoder_out.sizes(), ", ", passage_mask.sizes(), " and ",
+            labels.sizes());
   at::NoGradGuard no_grad;
-  const int64_t b = passage_ids.size(0), n = passage_ids.size(1), l = passage_ids.size(2);
-  at::Tensor ids = passage_ids.reshape({b * n, 1, l});       // (B*N, 1, L): one passage each
-  at::Tensor mask = passage_mask.reshape({b * n, 1, l});     // (B*N, 1, L)
-  at::Tensor rep = labels.repeat_interleave(n, 0);          // (B*N, T)
-  at::Tensor logits = reader.forward(ids, mask, rep).logits.to(at::kFloat);  // (B*N, T, V)
+  const int64_t b = passage_mask.size(0), n = passage_mask.size(1), l = passage_mask.size(2);
+  at::Tensor enc = encoder_out.reshape({b * n, l, encoder_out.size(2)});  // (B*N, L, d): one passage each
+  at::Tensor mask = passage_mask.reshape({b * n, l});                      // (B*N, L)
+  at::Tensor rep = labels.repeat_interleave(n, 0);                         // (B*N, T)
+  at::Tensor logits = reader.decode_logits(enc, mask, rep).to(at::kFloat);  // (B*N, T, V)
   at::Tensor token_nll = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}),
                                                 rep.reshape({-1}), {}, at::Reduction::None, -100)
-                             .view({b * n, -1});            // (B*N, T), 0 at padding
-  at::Tensor count = rep.ne(-100).sum(1).clamp_min(1).to(at::kFloat);  // (B*N)
-  return (-token_nll.sum(1) / count).view({b, n});          // (B, N)
+                             .view({b * n, -1});                           // (B*N, T), 0 at padding
+  at::Tensor count = rep.ne(-100).sum(1).clamp_min(1).to(at::kFloat);      // (B*N)
+  return (-token_nll.sum(1) / count).view({b, n});                         // (B, N)
 }
 
 }  // namespace fid::model

@@ -24,6 +24,9 @@ struct FidGeneration {
   // What FiD's score storage holds: per layer the pre-softmax scores q·k +
   // bias + mask of the first step, (n_layers, B, H, N*L).
   at::Tensor score_storage;
+  // The passages as the encoder gave them, (B, N*L, d_model): each passage is
+  // encoded on its own, so per-passage scores reuse it (answer_log_likelihood).
+  at::Tensor encoder_out;
 };
 
 // labels (B, T) with -100 -> decoder inputs: start token prepended, last
@@ -45,12 +48,14 @@ at::Tensor crossattention_log_mass(const at::Tensor& storage, const at::Tensor& 
 class FidReader;
 
 // Atlas's perplexity-distillation score: the mean log-likelihood of the
-// target tokens when the reader sees each passage alone. passage_ids/mask
-// (B, N, L), labels (B, T) with -100 at padding -> (B, N). It asks which
+// target tokens when the reader sees each passage alone. encoder_out
+// (B, N*L, d_model) from FidReader::encode (or a generation's), passage_mask
+// (B, N, L), labels (B, T) with -100 at padding -> (B, N). FiD encodes every
+// passage on its own, so only the decoder runs again, once per passage. It asks which
 // passage lets the reader produce the answer, which a reader that reads but
 // cannot yet choose among passages already knows; the attention scores
 // above only point at the gold passage once the reader has learnt to choose.
-at::Tensor answer_log_likelihood(FidReader& reader, const at::Tensor& passage_ids,
+at::Tensor answer_log_likelihood(FidReader& reader, const at::Tensor& encoder_out,
                                  const at::Tensor& passage_mask, const at::Tensor& labels);
 
 class FidReader {
@@ -63,6 +68,10 @@ class FidReader {
   at::Tensor encode(const at::Tensor& passage_ids, const at::Tensor& passage_mask);
   // Teacher-forced forward. labels (B, T) with -100 for padding; the decoder
   // input is shift_right(labels) unless decoder_ids is given.
+  // Teacher-forced decoder logits over encoded passages: encoder_out (B, S, d),
+  // mask (B, S), labels (B, T) -> (B, T, vocab).
+  at::Tensor decode_logits(const at::Tensor& encoder_out, const at::Tensor& mask,
+                           const at::Tensor& labels, const at::Tensor& decoder_ids = {});
   FidOutput forward(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
                     const at::Tensor& labels, const at::Tensor& decoder_ids = {});
   // Greedy, batched: rows that emit eos continue with pad; stops when every

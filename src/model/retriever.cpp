@@ -50,18 +50,24 @@ at::Tensor RetrieverImpl::score(const at::Tensor& question_output,
   return s / std::sqrt(static_cast<double>(d));
 }
 
+at::Tensor RetrieverImpl::gold_distribution(const at::Tensor& gold_score,
+                                            at::ScalarType dtype) const {
+  at::Tensor gold = gold_score.to(dtype);
+  if (config_.gold_temperature != 1.0) gold = gold / config_.gold_temperature;
+  return at::softmax(gold, -1);
+}
+
+at::Tensor RetrieverImpl::kl_terms(const at::Tensor& score, const at::Tensor& target) const {
+  at::Tensor s = config_.score_temperature != 1.0 ? score / config_.score_temperature : score;
+  // torch's KLDivLoss pointwise: target * (log target - input), 0 where target is 0.
+  return at::xlogy(target, target) - target * at::log_softmax(s, -1);
+}
+
 at::Tensor RetrieverImpl::kldivloss(const at::Tensor& score, const at::Tensor& gold_score) const {
   FID_CHECK(score.sizes() == gold_score.sizes(), "gold scores ", gold_score.sizes(),
             " do not match retriever scores ", score.sizes());
-  at::Tensor gold = gold_score.to(score.scalar_type());
-  if (config_.gold_temperature != 1.0) gold = gold / config_.gold_temperature;
-  at::Tensor s = config_.score_temperature != 1.0 ? score / config_.score_temperature : score;
-  at::Tensor target = at::softmax(gold, -1);     // (B, N)
-  at::Tensor log_p = at::log_softmax(s, -1);     // (B, N)
-  // torch's KLDivLoss with reduction 'mean': target * (log target - input), 0 where
-  // target is 0, averaged over every element (FiD's choice, not 'batchmean').
-  at::Tensor pointwise = at::xlogy(target, target) - target * log_p;
-  return pointwise.mean();
+  // Reduction 'mean': averaged over every element (FiD's choice, not 'batchmean').
+  return kl_terms(score, gold_distribution(gold_score, score.scalar_type())).mean();
 }
 
 at::Tensor RetrieverImpl::in_batch_kldivloss(const at::Tensor& question_output,
@@ -72,15 +78,11 @@ at::Tensor RetrieverImpl::in_batch_kldivloss(const at::Tensor& question_output,
                 passage_output.size(1) == d,
             "in-batch loss: questions ", question_output.sizes(), ", passages ",
             passage_output.sizes(), " and gold scores ", gold_score.sizes(), " do not match");
-  at::Tensor all = at::mm(question_output, passage_output.t()) / std::sqrt(static_cast<double>(d));
-  if (config_.score_temperature != 1.0) all = all / config_.score_temperature;  // (B, B*N)
-  at::Tensor gold = gold_score.to(all.scalar_type());
-  if (config_.gold_temperature != 1.0) gold = gold / config_.gold_temperature;
-  // Question i's own passages are columns i*N .. i*N+N-1.
-  at::Tensor own = at::eye(b, all.options()).repeat_interleave(n, 1);         // (B, B*N)
-  at::Tensor target = (at::softmax(gold, -1).repeat({1, b}) * own);          // (B, B*N)
-  at::Tensor log_p = at::log_softmax(all, -1);                                 // (B, B*N)
-  return (at::xlogy(target, target) - target * log_p).sum() / static_cast<double>(b * n);
+  at::Tensor all = at::mm(question_output, passage_output.t()) / std::sqrt(static_cast<double>(d));  // (B, B*N)
+  // Question i's own passages are columns i*N .. i*N+N-1; the others get 0.
+  at::Tensor own = at::eye(b, all.options()).repeat_interleave(n, 1);                  // (B, B*N)
+  at::Tensor target = gold_distribution(gold_score, all.scalar_type()).repeat({1, b}) * own;
+  return kl_terms(all, target).sum() / static_cast<double>(b * n);
 }
 
 RetrieverOutputs RetrieverImpl::forward(const at::Tensor& question_ids,

@@ -65,6 +65,11 @@ class RetrieverImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm{nullptr};  // (D), eps 1e-5; only with projection
 
  private:
+  // softmax(gold / Tg) over the last dimension, computed in `dtype`.
+  at::Tensor gold_distribution(const at::Tensor& gold_score, at::ScalarType dtype) const;
+  // KLDivLoss's pointwise terms of log_softmax(score / Ts) against `target`.
+  at::Tensor kl_terms(const at::Tensor& score, const at::Tensor& target) const;
+
   RetrieverConfig config_;
 };
 TORCH_MODULE(Retriever);

@@ -74,7 +74,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     at::Tensor ids = gen.ids.contiguous();
     at::Tensor passage_scores;  // (B, N)
     if (likelihood) {
-      passage_scores = model::answer_log_likelihood(reader, b.passage_ids, b.passage_mask, b.labels);
+      passage_scores = model::answer_log_likelihood(reader, gen.encoder_out, b.passage_mask, b.labels);
     } else if (attention) {
       passage_scores = options.score == PassageScore::kAttentionMass
                            ? model::crossattention_log_mass(gen.score_storage, b.passage_mask)

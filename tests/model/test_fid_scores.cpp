@@ -6,28 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "model/fid.h"
+#include "tiny_t5.h"
 
 using namespace fid::model;
 
 namespace {
 
-T5Config tiny_config() {
-  T5Config c;
-  c.vocab_size = 50;
-  c.d_model = 16;
-  c.d_kv = 4;
-  c.d_ff = 24;
-  c.num_layers = 2;
-  c.num_decoder_layers = 2;
-  c.num_heads = 2;
-  c.relative_attention_num_buckets = 8;
-  c.relative_attention_max_distance = 20;
-  c.dropout_rate = 0.0;
-  return c;
-}
-
 TEST(AnswerLikelihood, EqualsTheForwardLossOnEachPassageAlone) {
-  auto t5 = std::make_shared<T5Model>(tiny_config());
+  auto t5 = std::make_shared<T5Model>(fid::testing::tiny_t5_config());
   init_t5_weights(*t5, 7);
   t5->eval();
   FidReader reader(t5);
@@ -40,7 +26,7 @@ TEST(AnswerLikelihood, EqualsTheForwardLossOnEachPassageAlone) {
   at::Tensor labels = at::randint(2, 50, {b, 4}, at::kLong);  // (B, T)
   labels.index_put_({0, at::indexing::Slice(2, at::indexing::None)}, -100);  // a short target
 
-  at::Tensor got = answer_log_likelihood(reader, ids, mask, labels);  // (B, N)
+  at::Tensor got = answer_log_likelihood(reader, reader.encode(ids, mask), mask, labels);  // (B, N)
   ASSERT_EQ(got.sizes(), (at::IntArrayRef{b, n}));
   at::NoGradGuard no_grad;
   for (int64_t i = 0; i < b; ++i) {
@@ -59,10 +45,11 @@ TEST(AnswerLikelihood, EqualsTheForwardLossOnEachPassageAlone) {
 }
 
 TEST(AnswerLikelihood, RefusesMismatchedShapes) {
-  auto t5 = std::make_shared<T5Model>(tiny_config());
+  auto t5 = std::make_shared<T5Model>(fid::testing::tiny_t5_config());
   FidReader reader(t5);
-  at::Tensor ids = at::ones({2, 3, 5}, at::kLong);
-  EXPECT_THROW(answer_log_likelihood(reader, ids, ids, at::ones({3, 4}, at::kLong)),
+  at::Tensor mask = at::ones({2, 3, 5}, at::kLong);
+  at::Tensor enc = at::zeros({2, 15, 16});
+  EXPECT_THROW(answer_log_likelihood(reader, enc, mask, at::ones({3, 4}, at::kLong)),
                std::exception);
 }
 

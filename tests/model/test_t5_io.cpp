@@ -15,6 +15,7 @@
 #include "model/t5_io.h"
 #include "model/weight_store.h"
 #include "support/test_util.h"
+#include "tiny_t5.h"
 
 using namespace fid::model;
 using fid::testing::TempDir;
@@ -37,23 +38,6 @@ Batch make_batch(int64_t vocab, int64_t b = 2, int64_t n = 3, int64_t l = 12, in
   x.labels = at::randint(2, vocab, {b, t}, at::kLong);
   x.labels.select(0, 1).narrow(0, t - 2, 2).fill_(-100);
   return x;
-}
-
-T5Config tiny_config(const std::string& ffn = "relu", bool tied = true) {
-  T5Config c;
-  c.vocab_size = 50;
-  c.d_model = 16;
-  c.d_kv = 4;
-  c.d_ff = 24;
-  c.num_layers = 2;
-  c.num_decoder_layers = 2;
-  c.num_heads = 2;
-  c.relative_attention_num_buckets = 8;
-  c.relative_attention_max_distance = 20;
-  c.dropout_rate = 0.0;
-  c.feed_forward_proj = ffn;
-  c.tie_word_embeddings = tied;
-  return c;
 }
 
 void copy_dir_files(const std::string& from, const std::string& to) {
@@ -167,7 +151,7 @@ TEST(T5Load, FidWrappedAndPlainNamesGiveTheSameModel) {
 }
 
 TEST(T5Init, FollowsTransformersStd) {
-  T5Config c = tiny_config("gated-gelu", false);
+  T5Config c = fid::testing::tiny_t5_config("gated-gelu", false);
   c.d_model = 64;
   c.d_kv = 16;
   c.d_ff = 256;
@@ -210,7 +194,7 @@ TEST(T5Checkpointing, SameGradientsWithAndWithout) {
   for (double dropout : {0.0, 0.2}) {
     for (const char* ffn : {"relu", "gated-gelu"}) {
       SCOPED_TRACE(std::string(ffn) + " dropout " + std::to_string(dropout));
-      T5Config c = tiny_config(ffn, std::string(ffn) == "relu");
+      T5Config c = fid::testing::tiny_t5_config(ffn, std::string(ffn) == "relu");
       c.dropout_rate = dropout;
       T5Model m(c);
       init_t5_weights(m, 11);
@@ -246,7 +230,7 @@ TEST(T5Gradients, TiedEmbeddingGradientIsDenseAndComplete) {
   // The tied model's lookups give sparse gradients that are summed into the
   // LM head's dense one. Reference: the untied model with lm_head = shared *
   // d^-0.5 computes the same loss, and the tied gradient is the sum of its two.
-  T5Config c = tiny_config("relu", true);
+  T5Config c = fid::testing::tiny_t5_config("relu", true);
   T5Model tied(c);
   init_t5_weights(tied, 21);
   T5Config cu = c;
@@ -281,7 +265,7 @@ TEST(T5Checkpointing, ReplaysTheForwardsAutocastState) {
   // The loss is computed under bf16 autocast and backward runs after the
   // scope has closed, as a trainer does: the recomputed blocks must still run
   // in bf16, or their gradients belong to a different (float32) forward.
-  T5Config c = tiny_config("relu", true);
+  T5Config c = fid::testing::tiny_t5_config("relu", true);
   c.dropout_rate = 0.1;
   T5Model m(c);
   init_t5_weights(m, 12);
@@ -333,7 +317,7 @@ TEST(T5Precision, AutocastScopeRunsProductsInBf16AndRestores) {
   EXPECT_NE(err.find("--precision"), std::string::npos) << err;
   EXPECT_NE(err.find("fp16"), std::string::npos) << err;
 
-  T5Config c = tiny_config();
+  T5Config c = fid::testing::tiny_t5_config();
   auto model = std::make_shared<T5Model>(c);
   init_t5_weights(*model, 1);
   FidReader reader(model);
