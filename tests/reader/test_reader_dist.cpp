@@ -116,8 +116,11 @@ TEST(ReaderDist, KilledRankEndsJobAndRerunResumesExactly) {
                            "--per_gpu_batch_size 1";
   ws.run_ok(ws.train_command(2, "full", opts));
   const std::string cmd = ws.train_command(2, "killed", opts);
+  // 250 ms after each step: the remaining 12 steps outlast the 100 ms poll
+  // and the kill on any machine, so the rank always dies mid-run.
+  const std::string slow_cmd = "FID_TRAIN_TEST_DELAY_MS=250 " + cmd;
   const std::string rc_file = ws.path("killed.rc");
-  ASSERT_EQ(std::system(("(" + cmd + " > " + ws.path("killed.log") + " 2>&1; echo $? > " + rc_file +
+  ASSERT_EQ(std::system(("(" + slow_cmd + " > " + ws.path("killed.log") + " 2>&1; echo $? > " + rc_file +
                          ") &").c_str()), 0);
   // Wait for a checkpoint, then SIGKILL one rank (a `fid` process, not mpiexec).
   const auto start = std::chrono::steady_clock::now();
