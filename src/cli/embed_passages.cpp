@@ -99,8 +99,6 @@ class EmbedPassagesCommand : public Command {
     options_.device = train::pick_device(comm.local_rank());
     const train::Precision precision = train::choose_precision(!no_fp16_, options_.device);
     options_.dtype = precision.dtype;
-    // Tests slow each window down so that they can kill a run midway.
-    options_.delay_ms = env_int_or("FID_EMBED_TEST_DELAY_MS", 0);
 
     sharding::ShardMeta meta;
     meta.dim = retriever.model()->config().output_dim();

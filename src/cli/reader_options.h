@@ -5,7 +5,6 @@
 
 #include "cli/command.h"
 #include "common/log.h"
-#include "common/system.h"
 #include "model/autocast.h"
 #include "train/reader_trainer.h"
 
@@ -53,7 +52,6 @@ inline void add_loop_options(CLI::App& app, train::LoopOptions& o) {
   app.add_option(flag("save_freq"), o.save_freq, "steps between checkpoints")->capture_default_str();
   app.add_option(flag("log_freq"), o.log_freq, "optimizer steps between metrics.jsonl records")
       ->capture_default_str();
-  o.step_delay_ms = env_int_or("FID_TRAIN_TEST_DELAY_MS", 0);
 }
 
 inline void add_optim_options(CLI::App& app, train::ScheduleOptions& s, train::OptimOptions& o,

@@ -30,6 +30,10 @@ class TrainRetrieverCommand : public Command {
     app.add_flag(flag("in_batch_negatives"), o_.in_batch_negatives,
                  "also score each question against the other passages of its batch, with target 0 "
                  "(not in the seed: its loss sees only the question's own passages)");
+    app.add_option(flag("min_top_share"), o_.min_top_share,
+                   "train only on questions whose top passage holds at least this share of "
+                   "softmax(score) over the scored passages, the reader's confident ones (not in "
+                   "the seed; 0 keeps every question)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
     // The model's own config holds these; the seed's options are accepted and checked.
     app.add_option(flag("question_maxlength"), question_maxlength_);
     app.add_option(flag("passage_maxlength"), passage_maxlength_);

@@ -258,7 +258,6 @@ EmbedStats PassageEmbedder::run(const data::PassageStore& store, int64_t begin, 
         sink(ids.data(), w->vectors.data(), w->rows);
         busy += seconds_since(t0);
         if (on_rows) on_rows(w->rows);
-        if (options_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
       }
       std::lock_guard<std::mutex> lock(stats_mu);
       stats.write_s = busy;

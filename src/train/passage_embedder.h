@@ -58,8 +58,6 @@ struct EmbedOptions {
   int tokenizer_threads = 1;
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   c10::ScalarType dtype = c10::ScalarType::Float;
-  // Pause after each window is handed to the sink (tests kill a run midway).
-  int delay_ms = 0;
 };
 
 // Seconds spent in each stage, summed over its threads, and the token counts

@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/dropout.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/error.h"
 #include "common/files.h"
 #include "model/retriever_io.h"
@@ -122,6 +125,15 @@ bool check_distillation_targets(const data::Example& ex, int64_t n_context, cons
             "--write_crossattention_scores`, or pass --n_context ",
             unmarked, " if the reader scored every passage");
   return false;
+}
+
+double top_score_share(const data::Example& ex) {
+  if (ex.ctxs.empty()) return 0.0;
+  double top = ex.ctxs.front().score;
+  for (const data::Context& c : ex.ctxs) top = std::max(top, c.score);
+  double sum = 0;  // of exp(score - top): the top passage contributes 1
+  for (const data::Context& c : ex.ctxs) sum += std::exp(c.score - top);
+  return 1.0 / sum;
 }
 
 void set_dropout(torch::nn::Module& module, double p) {

@@ -56,6 +56,10 @@ class LoadedRetriever {
 // reader-scored one.
 bool check_distillation_targets(const data::Example& ex, int64_t n_context, const std::string& path);
 
+// The reader's confidence in its top passage: the largest share of
+// softmax(score) over the example's ctxs (1/N: no preference among N).
+double top_score_share(const data::Example& ex);
+
 // The seed's set_dropout: every Dropout module gets rate p.
 void set_dropout(torch::nn::Module& module, double p);
 

@@ -49,17 +49,18 @@ class RetrieverTask : public TrainTask {
   RetrieverTask(const RetrieverTrainOptions& o, const std::string& dir, bool resume)
       : o_(o), r_(dir), train_(o.train_data, dataset_options(o)),
         slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
+    select_confident_questions();
     if (o.reset_projection > 0 && !resume) reset_head(o.reset_projection);
     set_dropout(*r_.model(), o.dropout);
   }
   torch::nn::Module& module() override { return *r_.model(); }
-  int64_t num_examples() const override { return train_.size(); }
+  int64_t num_examples() const override { return static_cast<int64_t>(kept_.size()); }
 
   double prepare(int slot, const std::vector<int64_t>& indices, int64_t) override {
     std::vector<data::Example> exs(indices.size());
     std::vector<const data::Example*> ptrs;
     for (size_t k = 0; k < indices.size(); ++k) {
-      train_.get(indices[k], exs[k]);
+      train_.get(kept_[static_cast<size_t>(indices[k])], exs[k]);
       check_targets(exs[k], o_.train_data);
       ptrs.push_back(&exs[k]);
     }
@@ -154,6 +155,27 @@ class RetrieverTask : public TrainTask {
                 "taken as reader scores of every passage (a file of the seed's test_reader)");
     }
   }
+  // kept_: the training examples, in file order; with --min_top_share only
+  // those whose reader put enough of its score mass on one passage. Every
+  // rank reads the whole file, so all agree on the list.
+  void select_confident_questions() {
+    data::Example ex;
+    for (int64_t i = 0; i < train_.size(); ++i) {
+      if (o_.min_top_share > 0) {
+        train_.get(i, ex);
+        if (top_score_share(ex) < o_.min_top_share) continue;
+      }
+      kept_.push_back(i);
+    }
+    FID_CHECK(!kept_.empty(), "--min_top_share ", o_.min_top_share, " keeps none of the ",
+              train_.size(), " questions of '", o_.train_data, "': lower it (1/N is a reader with "
+              "no preference among N passages)");
+    if (o_.min_top_share > 0) {
+      log::info("train-retriever: ", kept_.size(), " of ", train_.size(), " questions of '",
+                o_.train_data, "' have a top passage with at least ", o_.min_top_share,
+                " of the reader's score mass (--min_top_share)");
+    }
+  }
   // The seed's unconditional 256-d head, as an explicit option.
   void reset_head(int64_t dim) {
     auto& m = *r_.model();
@@ -175,6 +197,7 @@ class RetrieverTask : public TrainTask {
   const RetrieverTrainOptions& o_;
   LoadedRetriever r_;
   data::IndexedDataset train_;
+  std::vector<int64_t> kept_;
   std::vector<RetrieverInputs> slots_;
   bool warned_unmarked_ = false;
 };

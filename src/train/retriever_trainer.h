@@ -29,6 +29,9 @@ struct RetrieverTrainOptions {
   // Score every question against all passages of its batch on this rank
   // (RetrieverImpl::in_batch_kldivloss) instead of its own N only.
   bool in_batch_negatives = false;
+  // Train only on questions whose top passage holds at least this share of
+  // softmax(score) over the scored passages (top_score_share); 0 keeps all.
+  double min_top_share = 0.0;
   uint64_t head_seed = 0;
 };
 

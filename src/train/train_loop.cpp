@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <memory>
-#include <thread>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -161,7 +160,6 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       }
     }
     if (step % o.save_freq == 0) save("step-" + std::to_string(step));
-    if (o.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.step_delay_ms));
     // Throughput counts training only, not evaluation or checkpoint writes.
     if (step % o.eval_freq == 0 || step % o.save_freq == 0) t0 = std::chrono::steady_clock::now();
   }

@@ -34,9 +34,6 @@ struct LoopOptions {
   int64_t save_freq = 5000;
   int64_t accumulation_steps = 1;
   int64_t log_freq = 1;  // optimizer steps between metrics.jsonl records
-  // A pause after every step (FID_TRAIN_TEST_DELAY_MS): lets the kill-and-
-  // resume tests strike a tiny model mid-run on any machine speed.
-  int step_delay_ms = 0;
   ScheduleOptions schedule;
   OptimOptions optim;
 };

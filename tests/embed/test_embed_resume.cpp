@@ -50,7 +50,7 @@ TEST(EmbedResume, KilledMidwayThenRerunGivesTheCleanRows) {
   const int64_t n = data::PassageStore(ws.passages()).size();
   ws.embed(1, "clean/", kOpts);
   {
-    Background run("FID_LOG_LEVEL=debug FID_EMBED_TEST_DELAY_MS=200 " + ws.command(1, "k/", std::string(kOpts) + " --window-batches 2"),
+    Background run("FID_LOG_LEVEL=debug " + slow_io_env(200) + ws.command(1, "k/", std::string(kOpts) + " --window-batches 2"),
                    ws.file("kill.log"));
     ASSERT_TRUE(run.wait_for_log(" durable", 60)) << run.log();
     ASSERT_EQ(kill(run.pid(), SIGKILL), 0);
@@ -90,7 +90,7 @@ TEST(EmbedResume, RankKilledUnderMpirunStopsTheJobAndTheRerunCompletes) {
   const int64_t n = data::PassageStore(ws.passages()).size();
   ws.embed(1, "clean/", kOpts);
   {
-    Background run("FID_LOG_LEVEL=debug FID_EMBED_TEST_DELAY_MS=200 " + ws.command(2, "mk/", std::string(kOpts) + " --window-batches 2"),
+    Background run("FID_LOG_LEVEL=debug " + slow_io_env(200) + ws.command(2, "mk/", std::string(kOpts) + " --window-batches 2"),
                    ws.file("mkill.log"));
     ASSERT_TRUE(run.wait_for_log(" durable", 60)) << run.log();
     const pid_t rank1 = find_rank_pid(ws.file("mk/"), 1);

@@ -116,9 +116,10 @@ TEST(ReaderDist, KilledRankEndsJobAndRerunResumesExactly) {
                            "--per_gpu_batch_size 1";
   ws.run_ok(ws.train_command(2, "full", opts));
   const std::string cmd = ws.train_command(2, "killed", opts);
-  // 250 ms after each step: the remaining 12 steps outlast the 100 ms poll
-  // and the kill on any machine, so the rank always dies mid-run.
-  const std::string slow_cmd = "FID_TRAIN_TEST_DELAY_MS=250 " + cmd;
+  // Each checkpoint (two renames) takes 500 ms more: the six still to come
+  // after step 4 outlast the 100 ms poll and the kill on any machine, so the
+  // rank always dies mid-run.
+  const std::string slow_cmd = slow_io_env(250) + cmd;
   const std::string rc_file = ws.path("killed.rc");
   ASSERT_EQ(std::system(("(" + slow_cmd + " > " + ws.path("killed.log") + " 2>&1; echo $? > " + rc_file +
                          ") &").c_str()), 0);

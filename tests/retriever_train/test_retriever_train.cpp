@@ -2,6 +2,7 @@
 // reader-like scores raises held-out avg top-k above the untrained model's.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "data/passages.h"
 #include "model/safetensors.h"
 #include "support/test_util.h"
+#include "train/retriever_io.h"
 
 namespace fid::testing {
 namespace {
@@ -191,6 +193,56 @@ TEST(RetrieverTrain, TrainsOnReaderScoredPassages) {
                                                       "--per_gpu_batch_size 2", "marked.jsonl"));
   EXPECT_EQ(out.find("carry no score_origin"), std::string::npos) << out;
   EXPECT_TRUE(path_exists(ws().path("ck/marked/checkpoint/step-2/model.safetensors")));
+}
+
+TEST(RetrieverTrain, TopScoreShareIsTheSoftmaxMassOfTheBestPassage) {
+  data::Example ex;
+  for (double s : {0.0, std::log(3.0), std::log(4.0) - 50}) {
+    data::Context c;
+    c.score = s;
+    ex.ctxs.push_back(c);
+  }
+  // exp: 1, 3, 4e^-50 -> 3 / (4 + 4e^-50).
+  EXPECT_NEAR(train::top_score_share(ex), 0.75, 1e-12);
+  for (auto& c : ex.ctxs) c.score = -7.5;
+  EXPECT_NEAR(train::top_score_share(ex), 1.0 / 3, 1e-12);  // no preference among 3
+  for (auto& c : ex.ctxs) c.score = 1000;                   // no overflow
+  EXPECT_NEAR(train::top_score_share(ex), 1.0 / 3, 1e-12);
+}
+
+TEST(RetrieverTrain, MinTopShareTrainsOnTheConfidentQuestionsOnly) {
+  // Even examples: one passage far ahead (share ~1); odd: all ten equal (0.1).
+  auto exs = data::read_examples(ws().path("train.jsonl"));
+  exs.resize(12);
+  std::vector<data::Example> confident;
+  for (size_t i = 0; i < exs.size(); ++i) {
+    for (size_t j = 0; j < exs[i].ctxs.size(); ++j) {
+      exs[i].ctxs[j].score_origin = "reader";
+      exs[i].ctxs[j].score = i % 2 == 0 ? (exs[i].ctxs[j].score > 2.5 ? 9.0 : 0.0) : -1.0;
+    }
+    if (i % 2 == 0) confident.push_back(exs[i]);
+  }
+  data::write_examples(ws().path("sharp.jsonl"), exs, data::DatasetFormat::kJsonLines);
+  data::write_examples(ws().path("even.jsonl"), confident, data::DatasetFormat::kJsonLines);
+  const std::string common = "--total_steps 3 --save_freq 3 --eval_freq 1000 --seed 5 --per_gpu_batch_size 2 ";
+  std::string out = ws().run_ok(ws().cmd(2, "share", common + "--min_top_share 0.5", "sharp.jsonl"));
+  EXPECT_NE(out.find("6 of 12 questions"), std::string::npos) << out;
+  ws().run_ok(ws().cmd(2, "even", common, "even.jsonl"));
+  // The same questions in the same order: the same weights.
+  auto a = model::read_safetensors(ws().path("ck/share/checkpoint/step-3/model.safetensors"));
+  auto b = model::read_safetensors(ws().path("ck/even/checkpoint/step-3/model.safetensors"));
+  auto init = model::read_safetensors(ws().path("ret/model.safetensors"));
+  double worst = 0, moved = 0;
+  for (const auto& [k, t] : a) {
+    worst = std::max(worst, (t - b.at(k)).abs().max().item<double>());
+    moved = std::max(moved, (t - init.at(k)).abs().max().item<double>());
+  }
+  EXPECT_EQ(worst, 0.0);
+  EXPECT_GT(moved, 1e-4);
+  // A share no question reaches is refused, naming the flag and the file.
+  EXPECT_NE(run_command(ws().cmd(1, "none", common + "--min_top_share 1", "sharp.jsonl"), &out), 0);
+  EXPECT_NE(out.find("--min_top_share 1 keeps none of the 12 questions"), std::string::npos) << out;
+  EXPECT_NE(out.find("sharp.jsonl"), std::string::npos) << out;
 }
 
 }  // namespace

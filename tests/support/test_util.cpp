@@ -31,6 +31,10 @@ std::string mpi_launch(int np) {
   return np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
 }
 
+std::string slow_io_env(int ms) {
+  return "LD_PRELOAD=" + std::string(FID_SLOW_IO_LIB) + " FID_TEST_SLOW_IO_MS=" + std::to_string(ms) + " ";
+}
+
 TempDir::TempDir(const std::string& tag) {
   std::string base = std::filesystem::temp_directory_path().string();
   std::string templ = base + "/" + tag + "-XXXXXX";

@@ -15,6 +15,9 @@ std::string fid_binary();
 // "<mpiexec> -n np --oversubscribe " when np > 1, else "": put before a
 // command to run it on np ranks of this machine.
 std::string mpi_launch(int np);
+// "LD_PRELOAD=<slow_io> FID_TEST_SLOW_IO_MS=ms ": put before a command so
+// that each rename() and H5Fflush() of its processes waits ms first.
+std::string slow_io_env(int ms);
 
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {
