@@ -47,24 +47,6 @@ ShardMeta read_meta(hid_t file, const std::string& path) {
   return m;
 }
 
-// Empty when equal, else "dim 768 vs 128, ..." (expected first).
-std::string meta_difference(const ShardMeta& want, const ShardMeta& got) {
-  std::string d;
-  auto add = [&d](const std::string& field, const std::string& a, const std::string& b) {
-    if (a == b) return;
-    if (!d.empty()) d += ", ";
-    d += field + " " + a + " (this run) vs " + b + " (file)";
-  };
-  add("dim", std::to_string(want.dim), std::to_string(got.dim));
-  add("dtype", dtype_name(want.dtype), dtype_name(got.dtype));
-  add("model fingerprint", want.model_fingerprint, got.model_fingerprint);
-  add("passages fingerprint", want.passages_fingerprint, got.passages_fingerprint);
-  add("shard index", std::to_string(want.shard_index), std::to_string(got.shard_index));
-  add("shard count", std::to_string(want.shard_count), std::to_string(got.shard_count));
-  add("row range", to_string(want.rows), to_string(got.rows));
-  return d;
-}
-
 Handle open_dataset(hid_t file, const char* name, const std::string& path,
                     hid_t dapl = H5P_DEFAULT) {
   FID_CHECK(H5Lexists(file, name, H5P_DEFAULT) > 0, "embedding shard '", path,
@@ -264,7 +246,7 @@ void EmbeddingShardWriter::open_for_resume() {
               "); it is damaged: remove it to start this shard over");
   }
   ShardMeta found = read_meta(file_, tmp_path_);
-  std::string diff = meta_difference(meta_, found);
+  std::string diff = meta_difference(meta_, found, true);
   FID_CHECK(diff.empty(), "cannot resume '", tmp_path_, "': it was written with different ",
             "settings (", diff, "); remove it to start this shard over, or rerun with the ",
             "settings of the interrupted run");
@@ -459,6 +441,30 @@ void EmbeddingShardReader::verify() const {
     read_ids(b, n, ids.data());
     read_vectors(b, n, buf.data());
   }
+}
+
+std::string meta_difference(const ShardMeta& a, const ShardMeta& b, bool placement,
+                            const std::string& a_label, const std::string& b_label) {
+  std::string d;
+  auto add = [&](const std::string& field, const std::string& x, const std::string& y) {
+    if (x == y) return;
+    if (!d.empty()) d += ", ";
+    d += field + " " + x + " (" + a_label + ") vs " + y + " (" + b_label + ")";
+  };
+  add("dim", std::to_string(a.dim), std::to_string(b.dim));
+  add("dtype", dtype_name(a.dtype), dtype_name(b.dtype));
+  add("model fingerprint", a.model_fingerprint, b.model_fingerprint);
+  add("passages fingerprint", a.passages_fingerprint, b.passages_fingerprint);
+  if (placement) add("shard index", std::to_string(a.shard_index), std::to_string(b.shard_index));
+  add("shard count", std::to_string(a.shard_count), std::to_string(b.shard_count));
+  if (placement) add("row range", to_string(a.rows), to_string(b.rows));
+  return d;
+}
+
+int64_t shard_chunk_rows(int64_t window_rows, int64_t row_bytes) {
+  int64_t rows = std::max<int64_t>(1, window_rows);
+  while (rows % 2 == 0 && rows * row_bytes > (int64_t{4} << 20)) rows /= 2;
+  return rows;
 }
 
 }  // namespace fid::sharding

@@ -33,6 +33,19 @@ struct ShardMeta {
   RowRange rows;
 };
 
+// The attributes in which two shards differ, "" when none: "dim 768
+// (<a_label>) vs 128 (<b_label>), ...". The fields of the whole run (dim,
+// dtype, fingerprints, shard count), and with `placement` the shard's index
+// and row range too.
+std::string meta_difference(const ShardMeta& a, const ShardMeta& b, bool placement,
+                            const std::string& a_label = "this run",
+                            const std::string& b_label = "file");
+
+// Rows per HDF5 chunk for a shard written `window_rows` rows per append:
+// the window itself (each append then fills whole chunks: one write, and no
+// checksummed chunk read back and rewritten), halved while over 4 MiB.
+int64_t shard_chunk_rows(int64_t window_rows, int64_t row_bytes);
+
 struct WriterOptions {
   bool fletcher32 = false;  // per-chunk checksums, verified on every read
   int64_t chunk_rows = 0;   // 0: about 1 MiB per chunk

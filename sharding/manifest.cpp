@@ -8,13 +8,10 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace fid::sharding {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string relative_to(const std::string& file, const std::string& dir) {
   if (dir.empty() || dir == ".") return file;
@@ -25,19 +22,9 @@ std::string relative_to(const std::string& file, const std::string& dir) {
 // The attributes every shard of one run shares, compared with the first.
 void check_same_run(const ShardMeta& first, const std::string& first_path, const ShardMeta& m,
                     const std::string& path) {
-  auto mismatch = [&](const char* field, const std::string& a, const std::string& b) {
-    FID_THROW("embedding shards '", first_path, "' and '", path, "' differ in ", field, " (", a,
-              " vs ", b, "): they come from different embedding runs; list only the shards of ",
-              "one run");
-  };
-  if (m.dim != first.dim) mismatch("dim", std::to_string(first.dim), std::to_string(m.dim));
-  if (m.dtype != first.dtype) mismatch("dtype", dtype_name(first.dtype), dtype_name(m.dtype));
-  if (m.model_fingerprint != first.model_fingerprint)
-    mismatch("model fingerprint", first.model_fingerprint, m.model_fingerprint);
-  if (m.passages_fingerprint != first.passages_fingerprint)
-    mismatch("passages fingerprint", first.passages_fingerprint, m.passages_fingerprint);
-  if (m.shard_count != first.shard_count)
-    mismatch("shard count", std::to_string(first.shard_count), std::to_string(m.shard_count));
+  const std::string diff = meta_difference(first, m, false, first_path, path);
+  FID_CHECK(diff.empty(), "embedding shards '", first_path, "' and '", path, "' differ (", diff,
+            "): they come from different embedding runs; list only the shards of one run");
 }
 
 void sort_and_check(Manifest& m, const std::string& source) {

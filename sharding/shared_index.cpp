@@ -92,19 +92,4 @@ index::DenseIndex train_shared_index(dist::Communicator& comm, const index::Inde
   return out;
 }
 
-TopK search_sharded(dist::Communicator& comm, const index::DenseIndex& local_index,
-                    const IdMap& ids, const float* local_queries, int64_t local_nq, int k,
-                    int64_t batch) {
-  FID_CHECK(local_index.size() == ids.size(), "this rank's index holds ", local_index.size(),
-            " vectors but its shards have ", ids.size(), " rows");
-  return distributed_search_dense(
-      comm, local_queries, local_nq, local_index.dim(), k,
-      [&](const float* q, int64_t nq, int kk, float* scores, int64_t* labels) {
-        if (local_index.size() == 0) return;  // a rank without shards adds nothing
-        local_index.search(q, nq, kk, scores, labels);
-        for (int64_t i = 0; i < nq * kk; ++i) labels[i] = ids.global_id(labels[i]);
-      },
-      batch);
-}
-
 }  // namespace fid::sharding

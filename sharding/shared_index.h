@@ -1,7 +1,7 @@
 // The dense index across ranks: one quantizer trained once (on rank 0, on a
 // sample drawn from every rank's shards) and shared as bytes, each rank
-// adding only its own shards' vectors, and search through the distributed
-// top-k core with local labels mapped to global ids (row offsets).
+// adding only its own shards' vectors, with local labels mapped to global
+// ids (row offsets). ShardedDenseIndex (sharded_dense_index.h) searches it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -43,12 +43,5 @@ std::vector<float> gather_training_sample(dist::Communicator& comm, const float*
 // empty index, ready for its own vectors.
 index::DenseIndex train_shared_index(dist::Communicator& comm, const index::IndexParams& params,
                                      const std::vector<float>& sample);
-
-// Every rank passes its own queries (local_nq, dim); returns the global top-k
-// of those queries over all ranks' indexes (in rounds of `batch` per rank
-// when > 0).
-TopK search_sharded(dist::Communicator& comm, const index::DenseIndex& local_index,
-                    const IdMap& ids, const float* local_queries, int64_t local_nq, int k,
-                    int64_t batch = 0);
 
 }  // namespace fid::sharding

@@ -12,6 +12,7 @@
 #include "model/hf_config.h"
 #include "model/t5_io.h"
 #include "text/t5_tokenizer.h"
+#include "text/tokenizer_files.h"
 
 namespace fid::cli {
 
@@ -21,14 +22,6 @@ std::map<std::string, ModelInitializerFactory>& model_initializers() {
 }
 
 namespace {
-
-// The tokenizer's file: a spiece.model / vocab.txt path, or a directory holding one.
-std::string tokenizer_file(const std::string& path, const char* default_name) {
-  if (!is_directory(path)) return path;
-  const std::string file = join_path(path, default_name);
-  FID_CHECK(path_exists(file), "--tokenizer ", path, " is a directory without ", default_name);
-  return file;
-}
 
 class T5Initializer : public ModelInitializer {
  public:
@@ -69,7 +62,7 @@ class T5Initializer : public ModelInitializer {
 
     std::string spiece;
     if (!common.tokenizer.empty()) {
-      spiece = tokenizer_file(common.tokenizer, "spiece.model");
+      spiece = text::find_tokenizer_file(common.tokenizer, {"spiece.model"});
       // Sentencepiece pieces plus T5's 100 sentinels.
       const int64_t tok_vocab = text::T5Tokenizer::load(spiece).vocab_size();
       if (common.vocab_size > 0) {

@@ -12,83 +12,31 @@
 #include "common/log.h"
 #include "model/bert_config.h"
 #include "model/retriever_io.h"
-#include "text/bert_tokenizer.h"
-#include "text/sentencepiece.h"
+#include "text/tokenizer_files.h"
 
 namespace fid::cli {
 namespace {
 
 // BERT flags are shared by both architectures but may be added to the
 // init-model app only once, so they live here and the bert initialiser adds them.
-struct BertFlags {
-  int64_t hidden_size = -1, num_hidden_layers = -1, num_attention_heads = -1, intermediate_size = -1;
-  int64_t max_position_embeddings = -1, type_vocab_size = -1;
-  double hidden_dropout_prob = -1, attention_probs_dropout_prob = -1;
-  std::string hidden_act;
-};
-BertFlags& bert_flags() {
-  static BertFlags flags;
+model::BertOverrides& bert_flags() {
+  static model::BertOverrides flags;
   return flags;
 }
 
-// --tokenizer: a vocab.txt / spiece.model file or a directory holding one.
-std::string find_tokenizer_file(const std::string& path) {
-  if (!is_directory(path)) return path;
-  for (const char* name : {"spiece.model", "vocab.txt"}) {
-    const std::string file = join_path(path, name);
-    if (path_exists(file)) return file;
-  }
-  FID_THROW("--tokenizer ", path, " is a directory without vocab.txt or spiece.model");
-}
-
-int64_t tokenizer_vocab_size(const std::string& file) {
-  const bool spm = file.size() >= 6 && file.compare(file.size() - 6, 6, ".model") == 0;
-  return spm ? text::SentencePieceModel::load(file).piece_size()
-             : text::BertTokenizer::load(file).vocab_size();
-}
-
-// Config from --config, the BERT flags, and the vocabulary of --tokenizer.
+// Config from --config, the BERT flags, and the vocabulary of --tokenizer
+// (its file is returned in `tokenizer_file`, "" without --tokenizer).
 model::RetrieverConfig build_config(const InitModelCommon& common, std::string* tokenizer_file) {
-  model::RetrieverConfig c;
-  if (!common.config_file.empty()) {
-    const std::string path = is_directory(common.config_file)
-                                 ? join_path(common.config_file, "config.json")
-                                 : common.config_file;
-    c = model::RetrieverConfig::from_json(read_json_file(path), path);
-  }
-  const BertFlags& f = bert_flags();
-  if (f.hidden_size > 0) c.bert.hidden_size = f.hidden_size;
-  if (f.num_hidden_layers > 0) c.bert.num_hidden_layers = f.num_hidden_layers;
-  if (f.num_attention_heads > 0) c.bert.num_attention_heads = f.num_attention_heads;
-  if (f.intermediate_size > 0) c.bert.intermediate_size = f.intermediate_size;
-  if (f.max_position_embeddings > 0) c.bert.max_position_embeddings = f.max_position_embeddings;
-  if (f.type_vocab_size > 0) c.bert.type_vocab_size = f.type_vocab_size;
-  if (f.hidden_dropout_prob >= 0) c.bert.hidden_dropout_prob = f.hidden_dropout_prob;
-  if (f.attention_probs_dropout_prob >= 0) c.bert.attention_probs_dropout_prob = f.attention_probs_dropout_prob;
-  if (!f.hidden_act.empty()) c.bert.hidden_act = f.hidden_act;
+  int64_t vocab = common.vocab_size;
   if (!common.tokenizer.empty()) {
-    *tokenizer_file = find_tokenizer_file(common.tokenizer);
-    const int64_t tok_vocab = tokenizer_vocab_size(*tokenizer_file);
+    *tokenizer_file = text::find_tokenizer_file(common.tokenizer, {"spiece.model", "vocab.txt"});
+    const int64_t tok_vocab = text::tokenizer_vocab_size(*tokenizer_file);
     FID_CHECK(common.vocab_size <= 0 || common.vocab_size >= tok_vocab, "--vocab_size ",
               common.vocab_size, " is smaller than the tokenizer's ", tok_vocab, " ids (",
               *tokenizer_file, ")");
-    c.bert.vocab_size = tok_vocab;
+    if (vocab <= 0) vocab = tok_vocab;
   }
-  if (common.vocab_size > 0) c.bert.vocab_size = common.vocab_size;
-  // Round trip through JSON: the same checks as a config file gets.
-  nlohmann::json j;
-  c.to_json(j);
-  model::RetrieverConfig checked = model::RetrieverConfig::from_json(j, "the init-model flags");
-  checked.tokenizer = c.tokenizer;
-  return checked;
-}
-
-void copy_tokenizer(const std::string& file, const std::string& dir) {
-  if (file.empty()) return;
-  const size_t slash = file.find_last_of('/');
-  const std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
-  const bool spm = base.size() >= 6 && base.compare(base.size() - 6, 6, ".model") == 0;
-  write_file_atomic(join_path(dir, spm ? "spiece.model" : "vocab.txt"), read_file(file));
+  return model::make_retriever_config(common.config_file, bert_flags(), vocab);
 }
 
 int64_t count_parameters(torch::nn::Module& m) {
@@ -100,7 +48,7 @@ int64_t count_parameters(torch::nn::Module& m) {
 class BertInitializer : public ModelInitializer {
  public:
   void add_options(CLI::App& app) override {
-    BertFlags& f = bert_flags();
+    model::BertOverrides& f = bert_flags();
     app.add_option(flag("hidden_size"), f.hidden_size, "BERT: hidden size");
     app.add_option(flag("num_hidden_layers"), f.num_hidden_layers, "BERT: encoder layers");
     app.add_option(flag("num_attention_heads"), f.num_attention_heads, "BERT: attention heads");
@@ -119,7 +67,7 @@ class BertInitializer : public ModelInitializer {
     model::BertModel m(c.bert);
     model::init_bert_weights(*m, common.seed);
     model::save_bert(*m, common.output_dir);
-    copy_tokenizer(tok, common.output_dir);
+    text::copy_tokenizer_file(tok, common.output_dir);
     log::info("init-model: BERT with ", count_parameters(*m), " parameters (hidden ",
               c.bert.hidden_size, ", ", c.bert.num_hidden_layers, " layers, vocab ",
               c.bert.vocab_size, ") written to ", common.output_dir);
@@ -161,7 +109,7 @@ class RetrieverInitializer : public ModelInitializer {
     }
     // Without --tokenizer the BERT directory's tokenizer comes along.
     model::save_retriever(*r, common.output_dir, tok.empty() ? from_bert_ : "");
-    copy_tokenizer(tok, common.output_dir);
+    text::copy_tokenizer_file(tok, common.output_dir);
     log::info("init-model: retriever with ", count_parameters(*r), " parameters (hidden ",
               r->config().bert.hidden_size, ", ", r->config().bert.num_hidden_layers,
               " layers, output dim ", r->config().output_dim(), ") written to ", common.output_dir);

@@ -10,7 +10,7 @@
 
 namespace fid::cli {
 
-inline void add_reader_input_options(CLI::App& app, train::ReaderInputOptions& o) {
+inline void add_reader_input_options(CLI::App& app, runtime::ReaderInputOptions& o) {
   app.add_option(flag("n_context"), o.n_context, "passages per question")->capture_default_str();
   app.add_option(flag("text_maxlength"), o.text_maxlength,
                  "maximum tokens of question + passage")->capture_default_str();

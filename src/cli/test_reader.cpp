@@ -5,7 +5,7 @@
 #include "cli/reader_options.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "train/reader_eval.h"
+#include "runtime/reader_eval.h"
 
 namespace fid::cli {
 namespace {
@@ -41,14 +41,14 @@ class TestReaderCommand : public Command {
     o_.precision = reader_precision(precision_);
     const std::string run_dir = join_path(checkpoint_dir_, name_);
     if (comm.rank() == 0) make_directories(run_dir);
-    train::LoadedReader lr = train::load_reader(model_path_);
+    runtime::LoadedReader lr = runtime::load_reader(model_path_);
     model::FidReader reader(lr.t5);
     o_.with_scores = write_scores_;
-    o_.score = score_kind_ == "mass"         ? train::PassageScore::kAttentionMass
-               : score_kind_ == "likelihood" ? train::PassageScore::kLikelihood
-                                             : train::PassageScore::kAttention;
+    o_.score = score_kind_ == "mass"         ? runtime::PassageScore::kAttentionMass
+               : score_kind_ == "likelihood" ? runtime::PassageScore::kLikelihood
+                                             : runtime::PassageScore::kAttention;
     o_.gather = write_results_ || write_scores_;
-    train::ReaderEvalResult r = train::evaluate_reader(comm, reader, lr.tokenizer, eval_data_, o_);
+    runtime::ReaderEvalResult r = runtime::evaluate_reader(comm, reader, lr.tokenizer, eval_data_, o_);
     log::info("EM ", 100.0 * r.exact_match, ", Total number of example ", r.total);
     if (comm.rank() == 0) {
       write_json_atomic(join_path(run_dir, "eval_metrics.json"),
@@ -56,11 +56,11 @@ class TestReaderCommand : public Command {
                          {"eval_data", eval_data_}, {"model_path", model_path_},
                          {"precision", model::to_string(o_.precision)}});
       if (write_results_) {
-        train::write_answers(join_path(run_dir, "final_output.txt"), r.ids, r.answers);
+        runtime::write_answers(join_path(run_dir, "final_output.txt"), r.ids, r.answers);
       }
       if (write_scores_) {
         const std::string out = join_path(run_dir, "dataset_wscores.json");
-        train::write_dataset_with_scores(eval_data_, out, r.scores);
+        runtime::write_dataset_with_scores(eval_data_, out, r.scores);
         log::info("wrote ", out);
       }
     }
@@ -68,7 +68,7 @@ class TestReaderCommand : public Command {
   }
 
  private:
-  train::ReaderEvalOptions o_;
+  runtime::ReaderEvalOptions o_;
   std::string name_ = "experiment_name", checkpoint_dir_ = "./checkpoint/", model_path_ = "none";
   std::string eval_data_, precision_ = "fp32", score_kind_ = "seed";
   int64_t seed_ = 0;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/round_robin.h"
 #include "data/diagnose.h"
 #include "data/json_splitter.h"
 
@@ -293,7 +294,7 @@ bool ExampleReader::next(Example& ex) {
   Element e;
   const int world = impl_->opt.shard_world;
   while (impl_->splitter.next(e)) {
-    if (e.index % world != impl_->opt.shard_rank) continue;
+    if (!owns_item(e.index, impl_->opt.shard_rank, world)) continue;
     impl_->parser.parse(e, ex);
     if (impl_->opt.keep_raw) {
       ex.raw.assign(e.data, e.size);

@@ -165,4 +165,33 @@ nlohmann::json retriever_config_json(const RetrieverConfig& config) {
   return j;
 }
 
+void BertOverrides::apply(BertConfig& c) const {
+  if (hidden_size > 0) c.hidden_size = hidden_size;
+  if (num_hidden_layers > 0) c.num_hidden_layers = num_hidden_layers;
+  if (num_attention_heads > 0) c.num_attention_heads = num_attention_heads;
+  if (intermediate_size > 0) c.intermediate_size = intermediate_size;
+  if (max_position_embeddings > 0) c.max_position_embeddings = max_position_embeddings;
+  if (type_vocab_size > 0) c.type_vocab_size = type_vocab_size;
+  if (hidden_dropout_prob >= 0) c.hidden_dropout_prob = hidden_dropout_prob;
+  if (attention_probs_dropout_prob >= 0) c.attention_probs_dropout_prob = attention_probs_dropout_prob;
+  if (!hidden_act.empty()) c.hidden_act = hidden_act;
+}
+
+RetrieverConfig make_retriever_config(const std::string& config_file, const BertOverrides& overrides,
+                                      int64_t vocab_size) {
+  RetrieverConfig c;
+  if (!config_file.empty()) {
+    const std::string path = is_directory(config_file) ? join_path(config_file, "config.json") : config_file;
+    c = RetrieverConfig::from_json(read_json_file(path), path);
+  }
+  overrides.apply(c.bert);
+  if (vocab_size > 0) c.bert.vocab_size = vocab_size;
+  // Round trip through JSON: the same checks as a config file gets.
+  nlohmann::json j;
+  c.to_json(j);
+  RetrieverConfig checked = RetrieverConfig::from_json(j, "the init-model flags");
+  checked.tokenizer = c.tokenizer;
+  return checked;
+}
+
 }  // namespace fid::model

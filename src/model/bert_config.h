@@ -61,6 +61,22 @@ struct RetrieverConfig {
   int64_t output_dim() const { return projection ? indexing_dimension : bert.hidden_size; }
 };
 
+// init-model's BERT flags: a negative number or an empty string keeps the
+// config's value.
+struct BertOverrides {
+  int64_t hidden_size = -1, num_hidden_layers = -1, num_attention_heads = -1, intermediate_size = -1;
+  int64_t max_position_embeddings = -1, type_vocab_size = -1;
+  double hidden_dropout_prob = -1, attention_probs_dropout_prob = -1;
+  std::string hidden_act;
+  void apply(BertConfig& c) const;
+};
+
+// A new retriever's config: `config_file` (a config.json or a directory
+// holding one; "" for the defaults) with `overrides` and, when > 0,
+// `vocab_size`, checked as a config file is.
+RetrieverConfig make_retriever_config(const std::string& config_file, const BertOverrides& overrides,
+                                      int64_t vocab_size);
+
 // Reads <dir>/config.json; also records the tokenizer kind found in `dir`.
 BertConfig read_bert_config(const std::string& model_dir);
 RetrieverConfig read_retriever_config(const std::string& model_dir);

@@ -4,19 +4,10 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "model/weight_store.h"
 
 namespace fid::model {
-namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 std::string bert_checkpoint_key(const std::string& key) {
   std::string k = starts_with(key, "bert.") ? key.substr(5) : key;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/round_robin.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -88,9 +89,9 @@ void bm25_retrieve(dist::Communicator& comm, const Bm25RetrievalOptions& o) {
                          static_cast<double>(std::max<int64_t>(1, stats.num_docs));
   for (size_t t = 0; t < vocab.size(); ++t) stats.df[vocab[t]] = df[t];
 
-  // This rank owns questions i % world == rank; queries travel as indices.
+  // This rank's questions (round_robin.h); queries travel as indices.
   std::vector<std::string> mine;
-  for (size_t i = static_cast<size_t>(rank); i < questions.size(); i += static_cast<size_t>(world)) {
+  for (int64_t i : owned_items(static_cast<int64_t>(questions.size()), rank, world)) {
     mine.push_back(std::to_string(i));
   }
   const auto t0 = std::chrono::steady_clock::now();

@@ -13,6 +13,8 @@
 #include "dist/collectives.h"
 #include "retrieval/dense_retrieval.h"
 #include "sharding/embedding_shard.h"
+#include "sharding/local_index.h"
+#include "sharding/manifest.h"
 
 namespace fid::retrieval {
 namespace {

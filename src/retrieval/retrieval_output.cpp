@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/round_robin.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "data/example_reader.h"
@@ -36,7 +37,7 @@ sharding::TopK gather_topk(dist::Communicator& comm, const sharding::TopK& mine,
   for (int r = 0; r < world; ++r) {
     const size_t n = ids[r].size() / std::max<size_t>(k, 1);
     for (size_t j = 0; j < n; ++j) {
-      const size_t q = j * static_cast<size_t>(world) + static_cast<size_t>(r);  // i % W == r
+      const auto q = static_cast<size_t>(owned_item(static_cast<int64_t>(j), r, world));
       FID_CHECK(q < static_cast<size_t>(total), "gathered more results than questions");
       std::copy_n(scores[r].begin() + static_cast<std::ptrdiff_t>(j * k), k, all.scores.begin() + static_cast<std::ptrdiff_t>(q * k));
       std::copy_n(ids[r].begin() + static_cast<std::ptrdiff_t>(j * k), k, all.ids.begin() + static_cast<std::ptrdiff_t>(q * k));

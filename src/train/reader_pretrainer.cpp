@@ -8,7 +8,8 @@
 #include "model/fid.h"
 #include "model/t5_io.h"
 #include "text/fid_encoding.h"
-#include "train/reader_io.h"
+#include "runtime/host_tensor.h"
+#include "runtime/reader_inputs.h"
 
 namespace fid::train {
 namespace {
@@ -16,7 +17,7 @@ namespace {
 class PretrainTask : public TrainTask {
  public:
   PretrainTask(const ReaderPretrainOptions& o, const std::string& model_dir)
-      : o_(o), lr_(load_reader(model_dir, o.dropout)), reader_(lr_.t5), passages_(o.passages),
+      : o_(o), lr_(runtime::load_reader(model_dir, o.dropout)), reader_(lr_.t5), passages_(o.passages),
         slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
     FID_CHECK(passages_.size() > 0, "--passages '", o.passages, "' holds no passage");
     // T5 numbers its sentinels down from the top of the vocabulary.
@@ -66,16 +67,16 @@ class PretrainTask : public TrainTask {
       for (size_t k = 0; k < t.size(); ++k) labels[static_cast<size_t>(r * out_len) + k] = t[k];
       label_tokens += static_cast<int64_t>(t.size());
     }
-    ReaderBatch& s = slots_[static_cast<size_t>(slot)];
-    s.passage_ids = long_tensor(ids, {b, 1, in_len});
-    s.passage_mask = long_tensor(mask, {b, 1, in_len});
-    s.labels = long_tensor(labels, {b, out_len});
+    runtime::ReaderBatch& s = slots_[static_cast<size_t>(slot)];
+    s.passage_ids = runtime::long_tensor(ids, {b, 1, in_len});
+    s.passage_mask = runtime::long_tensor(mask, {b, 1, in_len});
+    s.labels = runtime::long_tensor(labels, {b, out_len});
     s.label_tokens = label_tokens;
     return static_cast<double>(label_tokens);
   }
 
   at::Tensor loss(int slot) override {
-    ReaderBatch& b = slots_[static_cast<size_t>(slot)];
+    runtime::ReaderBatch& b = slots_[static_cast<size_t>(slot)];
     model::AutocastScope autocast(o_.precision);
     return reader_.forward(b.passage_ids, b.passage_mask, b.labels).loss;
   }
@@ -87,11 +88,11 @@ class PretrainTask : public TrainTask {
 
  private:
   const ReaderPretrainOptions& o_;
-  LoadedReader lr_;
+  runtime::LoadedReader lr_;
   model::FidReader reader_;
   data::PassageStore passages_;
   std::vector<int32_t> sentinels_;
-  std::vector<ReaderBatch> slots_;
+  std::vector<runtime::ReaderBatch> slots_;
 };
 
 }  // namespace

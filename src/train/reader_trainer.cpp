@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "data/indexed_dataset.h"
 #include "model/t5_io.h"
+#include "train/reader_targets.h"
 
 namespace fid::train {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 class ReaderTask : public TrainTask {
  public:
   ReaderTask(const ReaderTrainOptions& o, const std::string& model_dir, int64_t accumulation)
-      : o_(o), lr_(load_reader(model_dir, o.dropout)), reader_(lr_.t5),
+      : o_(o), lr_(runtime::load_reader(model_dir, o.dropout)), reader_(lr_.t5),
         train_(o.train_data, dataset_options(o)), slots_(static_cast<size_t>(accumulation)) {
     lr_.t5->set_gradient_checkpointing(o.use_checkpoint);
     eval_.input = o.input;
@@ -36,14 +37,14 @@ class ReaderTask : public TrainTask {
       // The seed picks a random answer when there is no target: here a
       // choice that depends on the step and example only (resumable).
       const uint64_t choice = static_cast<uint64_t>(step) * 1000003ULL + static_cast<uint64_t>(indices[k]);
-      targets.push_back(training_target(exs[k], choice));
+      targets.push_back(runtime::training_target(exs[k], choice));
     }
-    slots_[static_cast<size_t>(slot)] = make_reader_batch(lr_.tokenizer, ptrs, targets, o_.input);
+    slots_[static_cast<size_t>(slot)] = runtime::make_reader_batch(lr_.tokenizer, ptrs, targets, o_.input);
     return static_cast<double>(slots_[static_cast<size_t>(slot)].label_tokens);
   }
 
   at::Tensor loss(int slot) override {
-    ReaderBatch& b = slots_[static_cast<size_t>(slot)];
+    runtime::ReaderBatch& b = slots_[static_cast<size_t>(slot)];
     // Autograd records the casts, so backward (outside the scope) runs the
     // products in bf16 too, as torch.autocast does.
     model::AutocastScope autocast(o_.precision);
@@ -52,7 +53,7 @@ class ReaderTask : public TrainTask {
 
   std::map<std::string, double> evaluate(dist::Communicator& comm) override {
     if (o_.eval_data.empty() || o_.eval_data == "none") return {};
-    ReaderEvalResult r = evaluate_reader(comm, reader_, lr_.tokenizer, o_.eval_data, eval_);
+    runtime::ReaderEvalResult r = runtime::evaluate_reader(comm, reader_, lr_.tokenizer, o_.eval_data, eval_);
     return {{"eval_em", r.exact_match}};
   }
   std::string selection_metric() const override { return "eval_em"; }
@@ -68,11 +69,11 @@ class ReaderTask : public TrainTask {
     return ro;
   }
   const ReaderTrainOptions& o_;
-  LoadedReader lr_;
+  runtime::LoadedReader lr_;
   model::FidReader reader_;
   data::IndexedDataset train_;
-  std::vector<ReaderBatch> slots_;
-  ReaderEvalOptions eval_;
+  std::vector<runtime::ReaderBatch> slots_;
+  runtime::ReaderEvalOptions eval_;
 };
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "dist/communicator.h"
-#include "train/reader_eval.h"
+#include "runtime/reader_eval.h"
 #include "train/train_loop.h"
 
 namespace fid::train {
@@ -19,7 +19,7 @@ struct ReaderTrainOptions {
   bool use_checkpoint = false;
   double dropout = 0.1;
   model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast (forward; backward follows it)
-  ReaderInputOptions input;
+  runtime::ReaderInputOptions input;
   // Train on the passages that contain an answer first (answer_passages_first).
   bool answer_passages_first = false;
 };

@@ -15,7 +15,8 @@
 #include "data/indexed_dataset.h"
 #include "dist/collectives.h"
 #include "model/retriever_io.h"
-#include "train/retriever_io.h"
+#include "runtime/loaded_retriever.h"
+#include "train/retriever_targets.h"
 
 namespace fid::train {
 namespace {
@@ -70,7 +71,7 @@ class RetrieverTask : public TrainTask {
   }
 
   at::Tensor loss(int slot) override {
-    RetrieverInputs& in = slots_[static_cast<size_t>(slot)];
+    runtime::RetrieverInputs& in = slots_[static_cast<size_t>(slot)];
     auto& m = *r_.model();
     if (!o_.in_batch_negatives) {
       return m.forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask,
@@ -95,7 +96,7 @@ class RetrieverTask : public TrainTask {
       if (batch.empty()) return;
       std::vector<const data::Example*> ptrs;
       for (auto& e : batch) ptrs.push_back(&e);
-      RetrieverInputs x = r_.encode_examples(ptrs, o_.n_context, true);
+      runtime::RetrieverInputs x = r_.encode_examples(ptrs, o_.n_context, true);
       auto out = r_.model()->forward(x.question_ids, x.question_mask, x.passage_ids, x.passage_mask,
                                      x.gold_score);
       loss_sum += out.loss.item<double>() * static_cast<double>(x.gold_score.numel());
@@ -195,10 +196,10 @@ class RetrieverTask : public TrainTask {
     log::info("train-retriever: new ", hidden, "->", dim, " projection head (--reset_projection)");
   }
   const RetrieverTrainOptions& o_;
-  LoadedRetriever r_;
+  runtime::LoadedRetriever r_;
   data::IndexedDataset train_;
   std::vector<int64_t> kept_;
-  std::vector<RetrieverInputs> slots_;
+  std::vector<runtime::RetrieverInputs> slots_;
   bool warned_unmarked_ = false;
 };
 

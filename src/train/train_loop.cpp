@@ -175,8 +175,4 @@ void check_training_inputs(const std::string& train_data, const std::string& eva
   FID_CHECK(n_context > 0, "--n_context must be positive");
 }
 
-at::Tensor long_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
-  return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).clone();
-}
-
 }  // namespace fid::train

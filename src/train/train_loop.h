@@ -74,7 +74,4 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
 void check_training_inputs(const std::string& train_data, const std::string& eval_data,
                            int64_t n_context);
 
-// Plain row-major int64 values as a tensor of `shape` (a copy).
-at::Tensor long_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape);
-
 }  // namespace fid::train

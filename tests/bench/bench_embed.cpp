@@ -23,8 +23,10 @@
 #include "model/retriever.h"
 #include "model/retriever_io.h"
 #include "sharding/embedding_shard.h"
-#include "train/passage_embedder.h"
-#include "train/retriever_io.h"
+#include "runtime/passage_embedder.h"
+#include "runtime/placement.h"
+#include "model/autocast.h"
+#include "runtime/loaded_retriever.h"
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -78,24 +80,24 @@ void make_retriever(const std::string& dir, int64_t hidden, int64_t layers, int6
 
 void bench_pipeline(const char* name, const std::string& model_dir, const std::string& tsv,
                     int64_t batch, const std::string& out_dir) {
-  fid::train::LoadedRetriever retriever(model_dir);
+  fid::runtime::LoadedRetriever retriever(model_dir);
   fid::data::PassageStore store(tsv);
-  fid::train::EmbedOptions o;
+  fid::runtime::EmbedOptions o;
   o.batch_size = batch;
-  const fid::train::Precision precision = fid::train::choose_precision(true, o.device);
+  const fid::runtime::Placement precision = fid::runtime::choose_placement(true, o.device);
   o.dtype = precision.dtype;
-  fid::train::PassageEmbedder embedder(retriever, o);
+  fid::runtime::PassageEmbedder embedder(retriever, o);
   fid::sharding::ShardMeta meta;
   meta.dim = embedder.dim();
-  meta.model_fingerprint = fid::train::retriever_fingerprint(model_dir);
+  meta.model_fingerprint = fid::runtime::retriever_fingerprint(model_dir);
   meta.passages_fingerprint = fid::file_fingerprint(tsv);
   meta.rows = {0, store.size()};
   const std::string file = fid::join_path(out_dir, std::string(name) + ".h5");
   const auto t0 = Clock::now();
   fid::sharding::WriterOptions wo;
-  wo.chunk_rows = fid::train::shard_chunk_rows(o.batch_size * o.window_batches, meta.dim * 2);
+  wo.chunk_rows = fid::sharding::shard_chunk_rows(o.batch_size * o.window_batches, meta.dim * 2);
   fid::sharding::EmbeddingShardWriter writer(file, meta, wo);
-  fid::train::EmbedStats s = embedder.run(store, 0, store.size(),
+  fid::runtime::EmbedStats s = embedder.run(store, 0, store.size(),
       [&](const int64_t* ids, const float* v, int64_t n) { writer.append(ids, v, n); });
   writer.finish();
   const double wall = fid::seconds_since(t0);
@@ -157,7 +159,7 @@ void bench_write(const std::string& dir, fid::sharding::EmbeddingDtype dtype, in
     const auto t0 = Clock::now();
     {
       fid::sharding::WriterOptions wo;
-      wo.chunk_rows = fid::train::shard_chunk_rows(piece, dim * static_cast<int64_t>(elem));
+      wo.chunk_rows = fid::sharding::shard_chunk_rows(piece, dim * static_cast<int64_t>(elem));
       wo.fletcher32 = fletcher32;
       fid::sharding::EmbeddingShardWriter w(file, meta, wo);
       for (int64_t r = 0; r < rows; r += piece) {
@@ -203,8 +205,8 @@ int main(int argc, char** argv) {
   const std::string dir = temp_dir();
   const std::string fixtures = std::string(FID_SOURCE_DIR) + "/tests/data/fixtures/bert";
   const std::string vocab = fid::read_file(fixtures + "/vocab.txt");
-  std::printf("bench_embed: %s; %s\n", fid::train::choose_precision(true, c10::Device(c10::DeviceType::CPU)).reason.c_str(),
-              fid::train::cpu_has_native_bf16() ? "native bf16" : "no native bf16");
+  std::printf("bench_embed: %s; %s\n", fid::runtime::choose_placement(true, c10::Device(c10::DeviceType::CPU)).reason.c_str(),
+              fid::model::cpu_has_native_bf16() ? "native bf16" : "no native bf16");
 
   write_passages(fid::join_path(dir, "small.tsv"), vocab, small_n);
   write_passages(fid::join_path(dir, "base.tsv"), vocab, base_n);

@@ -10,16 +10,23 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "../index/synthetic_data.h"
+#include "common/files.h"
 #include "common/progress.h"
 #include "common/system.h"
 #include "dist/world.h"
 #include "index/dense_index.h"
+#include "sharding/embedding_shard.h"
+#include "sharding/local_index.h"
+#include "sharding/manifest.h"
 #include "sharding/shard_plan.h"
-#include "sharding/shared_index.h"
+#include "sharding/sharded_dense_index.h"
 
 namespace {
 using fid::index::DenseIndex;
@@ -143,18 +150,44 @@ void sharded(int64_t n, int64_t nq, int64_t d) {
   fid::sharding::ShardPlan plan(n, world);
   const auto mine = plan.shard_range(rank);
   auto base = rows(data, mine.begin, mine.end);
+  // Each rank writes its shard of the plan; the index `fid retrieve`
+  // searches is built from them.
+  std::string dir;
+  if (rank == 0) {
+    dir = (std::filesystem::temp_directory_path() /
+           ("fid-bench-retrieve-" + std::to_string(::getpid()))).string();
+    fid::make_directories(dir);
+  }
+  dir = fid::dist::broadcast_string(*comm, dir, 0);
+  fid::sharding::ShardMeta meta;
+  meta.dim = d;
+  meta.dtype = fid::sharding::EmbeddingDtype::kFloat32;
+  meta.model_fingerprint = "bench";
+  meta.passages_fingerprint = "bench";
+  meta.shard_index = rank;
+  meta.shard_count = world;
+  meta.rows = mine;
+  const std::string file = fid::sharding::shard_file_name(dir + "/passages", rank);
+  {
+    fid::sharding::EmbeddingShardWriter w(file, meta);
+    std::vector<int64_t> ids(static_cast<size_t>(mine.size()));
+    for (int64_t r = 0; r < mine.size(); ++r) ids[static_cast<size_t>(r)] = mine.begin + r;
+    w.append(ids.data(), base.data(), mine.size());
+    w.finish();
+  }
+  fid::sharding::write_manifest_collective(*comm, dir + "/manifest.json", {file}, n);
   IndexParams flat;
   flat.dim = d;
-  DenseIndex idx(flat);
-  idx.add(base.data(), mine.size());
-  fid::sharding::IdMap ids({mine});
+  fid::sharding::ShardedDenseIndex idx(*comm, fid::sharding::load_manifest(dir + "/manifest.json"),
+                                       flat, fid::sharding::BuildOptions{});
   // The queries are split over ranks as a question file would be.
   auto all_q = data.sample(nq, 99);
   const auto qr = fid::sharding::balanced_range(nq, world, rank);
+  fid::sharding::DenseSearchOptions search;
+  search.k = 100;
   comm->barrier();
   auto t0 = Clock::now();
-  auto result = fid::sharding::search_sharded(*comm, idx, ids, all_q.data() + qr.begin * d,
-                                              qr.size(), 100);
+  auto result = idx.search(*comm, all_q.data() + qr.begin * d, qr.size(), search);
   comm->barrier();
   const double secs = seconds_since(t0);
   // A checksum of each query's id set (weighted by the query's global index)
@@ -172,6 +205,8 @@ void sharded(int64_t n, int64_t nq, int64_t d) {
                 world, static_cast<long long>(n), static_cast<long long>(nq), secs, nq / secs,
                 static_cast<long long>(check));
   }
+  comm->barrier();
+  if (rank == 0) std::filesystem::remove_all(dir);
   comm.reset();
   fid::dist::finalize_world();
 }

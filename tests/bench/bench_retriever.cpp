@@ -114,7 +114,11 @@ int main(int argc, char** argv) {
                 matmul_gflops(at::kBFloat16, 1024, 1, /*model_path=*/false));
 
   struct Row { const char* name; at::ScalarType dtype; double mm = 0, sec = 0; EmbedResult r; at::Tensor q; };
-  std::vector<Row> rows = {{"float32", at::kFloat}, {"bfloat16", at::kBFloat16}};
+  std::vector<Row> rows(2);
+  rows[0].name = "float32";
+  rows[0].dtype = at::kFloat;
+  rows[1].name = "bfloat16";
+  rows[1].dtype = at::kBFloat16;
   for (auto& row : rows) {
     model->to(row.dtype);
     row.mm = matmul_gflops(row.dtype, 2048, 3, /*model_path=*/true);

@@ -126,7 +126,7 @@ TEST(ExampleWriter, NonFiniteScoresAndInvalidUtf8AreRefused) {
   Example ex;
   ex.id = "e1";
   ex.question = "q";
-  ex.ctxs.push_back({"p", "t", "x", std::nan(""), true, -1});
+  ex.ctxs.push_back({"p", "t", "x", std::nan(""), true, -1, ""});
   EXPECT_THROW(example_to_json(ex), Error);
   ex.ctxs[0].score = 1.0;
   ex.ctxs[0].text = "bad \xFF";

@@ -12,7 +12,8 @@ build="$(cd "$2" && pwd)"
 out="$(mktemp -d)/demo"
 trap 'rm -rf "$(dirname "$out")"' EXIT
 export FID_BUILD_DIR="$build" FID_DEMO_SKIP_SETUP=1 FID_DEMO_ITERATIONS=1 \
-  FID_DEMO_READER_STEPS=4 FID_DEMO_RETRIEVER_STEPS=4 FID_DEMO_PEOPLE=300
+  FID_DEMO_READER_STEPS=4 FID_DEMO_RETRIEVER_STEPS=4 FID_DEMO_PEOPLE=300 \
+  FID_DEMO_MIN_TOP_SHARE="0 0"
 
 fail() { echo "demo_smoke: $*" >&2; exit 1; }
 check_run() {

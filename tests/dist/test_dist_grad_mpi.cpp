@@ -39,8 +39,12 @@ TEST_P(GradReducerMpi, GivesTheMeanOfPerRankGradients) {
   Communicator& comm = testing::world();
   Model m(comm.rank());
   GradReducer reducer(comm, m.params, GetParam());
-  if (GetParam() == 4) EXPECT_EQ(reducer.num_buckets(), m.params.size());
-  if (GetParam() == kDefaultBucketBytes) EXPECT_EQ(reducer.num_buckets(), 2u);  // float, double
+  if (GetParam() == 4) {
+    EXPECT_EQ(reducer.num_buckets(), m.params.size());
+  }
+  if (GetParam() == kDefaultBucketBytes) {
+    EXPECT_EQ(reducer.num_buckets(), 2u);  // float, double
+  }
   // Twice: the flat buffers are reused from the first step.
   for (int step = 0; step < 2; ++step) {
     if (step == 1) m.set_grads(comm.rank());

@@ -15,8 +15,11 @@
 #include "model/retriever.h"
 #include "model/retriever_io.h"
 #include "support/test_util.h"
-#include "train/passage_embedder.h"
-#include "train/retriever_io.h"
+#include "runtime/passage_embedder.h"
+#include "runtime/placement.h"
+#include "model/autocast.h"
+#include "sharding/embedding_shard.h"
+#include "runtime/loaded_retriever.h"
 
 namespace fid::testing {
 namespace {
@@ -58,12 +61,12 @@ class PassageEmbedderTest : public ::testing::Test {
   struct Run {
     std::vector<int64_t> ids;
     std::vector<float> vectors;
-    train::EmbedStats stats;
+    runtime::EmbedStats stats;
   };
-  static Run embed(const train::EmbedOptions& o, int64_t begin = 0, int64_t end = -1) {
-    train::LoadedRetriever retriever(dir_->file("ret"));
+  static Run embed(const runtime::EmbedOptions& o, int64_t begin = 0, int64_t end = -1) {
+    runtime::LoadedRetriever retriever(dir_->file("ret"));
     data::PassageStore store(dir_->file("p.tsv"));
-    train::PassageEmbedder embedder(retriever, o);
+    runtime::PassageEmbedder embedder(retriever, o);
     Run r;
     r.stats = embedder.run(store, begin, end < 0 ? store.size() : end,
                            [&](const int64_t* ids, const float* v, int64_t n) {
@@ -83,7 +86,7 @@ class PassageEmbedderTest : public ::testing::Test {
 TempDir* PassageEmbedderTest::dir_ = nullptr;
 
 TEST_F(PassageEmbedderTest, RowsInFileOrderOnceEachWhateverTheThreadsAndWindows) {
-  train::EmbedOptions base;
+  runtime::EmbedOptions base;
   base.batch_size = 7;
   base.window_batches = 1;  // no sorting across batches
   base.tokenizer_threads = 1;
@@ -92,7 +95,7 @@ TEST_F(PassageEmbedderTest, RowsInFileOrderOnceEachWhateverTheThreadsAndWindows)
   for (int64_t i = 0; i < 203; ++i) ASSERT_EQ(ref.ids[static_cast<size_t>(i)], i);
   EXPECT_EQ(ref.stats.rows, 203);
 
-  train::EmbedOptions sorted = base;
+  runtime::EmbedOptions sorted = base;
   sorted.window_batches = 5;
   sorted.tokenizer_threads = 3;
   Run s = embed(sorted);
@@ -114,13 +117,13 @@ TEST_F(PassageEmbedderTest, RowsInFileOrderOnceEachWhateverTheThreadsAndWindows)
 }
 
 TEST_F(PassageEmbedderTest, AnErrorInTheSinkEndsTheRunWithThatError) {
-  train::LoadedRetriever retriever(dir_->file("ret"));
+  runtime::LoadedRetriever retriever(dir_->file("ret"));
   data::PassageStore store(dir_->file("p.tsv"));
-  train::EmbedOptions o;
+  runtime::EmbedOptions o;
   o.batch_size = 4;
   o.window_batches = 2;
   o.tokenizer_threads = 2;
-  train::PassageEmbedder embedder(retriever, o);
+  runtime::PassageEmbedder embedder(retriever, o);
   std::atomic<int> calls{0};
   const auto t0 = std::chrono::steady_clock::now();
   std::string err = error_of([&] {
@@ -137,13 +140,13 @@ TEST_F(PassageEmbedderTest, AnErrorInTheSinkEndsTheRunWithThatError) {
 }
 
 TEST_F(PassageEmbedderTest, ReducedPrecisionStaysCloseToFloat32) {
-  const train::Precision p = train::choose_precision(true, c10::Device(c10::DeviceType::CPU));
-  EXPECT_EQ(p.dtype == at::kBFloat16, train::cpu_has_native_bf16()) << p.reason;
-  EXPECT_EQ(train::choose_precision(false, c10::Device(c10::DeviceType::CPU)).dtype, at::kFloat);
+  const runtime::Placement p = runtime::choose_placement(true, c10::Device(c10::DeviceType::CPU));
+  EXPECT_EQ(p.dtype == at::kBFloat16, model::cpu_has_native_bf16()) << p.reason;
+  EXPECT_EQ(runtime::choose_placement(false, c10::Device(c10::DeviceType::CPU)).dtype, at::kFloat);
   EXPECT_FALSE(p.reason.empty());
   // bfloat16 runs on any CPU (emulated where not native): vectors within
   // bf16 rounding of the float32 ones (unit-scale LayerNorm outputs).
-  train::EmbedOptions o;
+  runtime::EmbedOptions o;
   o.batch_size = 16;
   Run f32 = embed(o, 0, 64);
   o.dtype = at::kBFloat16;
@@ -154,10 +157,10 @@ TEST_F(PassageEmbedderTest, ReducedPrecisionStaysCloseToFloat32) {
 }
 
 TEST(ShardChunkRows, OneWindowPerChunkUpToFourMiB) {
-  EXPECT_EQ(train::shard_chunk_rows(1024, 768 * 2), 1024);
-  EXPECT_EQ(train::shard_chunk_rows(8192, 768 * 4), 1024);  // 3 MiB
-  EXPECT_EQ(train::shard_chunk_rows(1000, 16 * 4), 1000);
-  EXPECT_EQ(train::shard_chunk_rows(0, 64), 1);
+  EXPECT_EQ(sharding::shard_chunk_rows(1024, 768 * 2), 1024);
+  EXPECT_EQ(sharding::shard_chunk_rows(8192, 768 * 4), 1024);  // 3 MiB
+  EXPECT_EQ(sharding::shard_chunk_rows(1000, 16 * 4), 1000);
+  EXPECT_EQ(sharding::shard_chunk_rows(0, 64), 1);
 }
 
 }  // namespace

@@ -70,8 +70,8 @@ TEST(DenseIndex, FlatEqualsFaissFlatIP) {
   EXPECT_LT(size.bytes_per_vector, d * 4.0 + 1.0);
 }
 
-TEST(DenseIndex, ShardedWorldOfOneEqualsExact) {
-  // Several shards on one rank: labels map to row offsets through the IdMap.
+TEST(DenseIndex, IdMapTurnsLabelsOfShardsAddedOutOfOrderIntoRows) {
+  // Several shards in one index: labels map to row offsets through the IdMap.
   const int64_t d = 16, n = 1234;
   ClusteredData data(d, 10, 4);
   auto base = data.sample(n, 5);
@@ -85,17 +85,20 @@ TEST(DenseIndex, ShardedWorldOfOneEqualsExact) {
                                            plan.shard_range(3), plan.shard_range(1)};
   for (auto r : order) idx.add(base.data() + r.begin * d, r.size());
   sharding::IdMap ids(order);
-  auto comm = dist::make_local_communicator();
-  sharding::TopK got = sharding::search_sharded(*comm, idx, ids, queries.data(), 20, 25);
+  ASSERT_EQ(ids.size(), n);
+  std::vector<float> scores(20 * 25);
+  std::vector<int64_t> labels(20 * 25);
+  idx.search(queries.data(), 20, 25, scores.data(), labels.data());
   faiss::IndexFlatIP ref(d);
   ref.add(n, base.data());
   std::vector<float> rs(20 * 25);
   std::vector<faiss::Index::idx_t> ri(20 * 25);
   ref.search(20, queries.data(), 25, rs.data(), ri.data());
   for (size_t i = 0; i < rs.size(); ++i) {
-    EXPECT_EQ(got.ids[i], ri[i]);
-    EXPECT_NEAR(got.scores[i], rs[i], 1e-6);
+    EXPECT_EQ(ids.global_id(labels[i]), ri[i]);
+    EXPECT_NEAR(scores[i], rs[i], 1e-6);
   }
+  EXPECT_EQ(ids.global_id(-1), -1);
 }
 
 TEST(DenseIndex, RecallOfQuantizedIndexes) {

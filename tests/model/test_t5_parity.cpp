@@ -95,8 +95,9 @@ TEST(T5ParityCases, AllVariantsPresent) {
   // The public fixture set holds these three; a FID_FIXTURES set may hold more.
   std::set<std::string> found;
   for (const auto& c : discover()) found.insert(c.variant);
-  if (fixtures_dir() == fid::testing::test_data_dir() + "/fixtures")
+  if (fixtures_dir() == fid::testing::test_data_dir() + "/fixtures") {
     EXPECT_EQ(found, (std::set<std::string>{"v1_0", "v1_1", "v302"}));
+  }
   EXPECT_FALSE(found.empty());
 }
 

@@ -7,7 +7,7 @@
 #include "data/passages.h"
 #include "sharding/embedding_shard.h"
 #include "sharding/manifest.h"
-#include "train/retriever_io.h"
+#include "runtime/loaded_retriever.h"
 
 namespace fid::testing {
 
@@ -46,10 +46,10 @@ std::string RetrieveWorkspace::fid_ok(int np, const std::string& args) const {
 }
 
 std::vector<float> RetrieveWorkspace::encode_questions(const std::vector<std::string>& questions) const {
-  train::LoadedRetriever r(retriever());
+  runtime::LoadedRetriever r(retriever());
   r.model()->eval();
   c10::InferenceMode guard;
-  train::RetrieverInputs in = r.encode_questions(questions);
+  runtime::RetrieverInputs in = r.encode_questions(questions);
   at::Tensor q = r.model()->embed_questions(in.question_ids, in.question_mask).contiguous();  // (n, D)
   return std::vector<float>(q.data_ptr<float>(), q.data_ptr<float>() + q.numel());
 }

@@ -14,7 +14,7 @@
 #include "data/passages.h"
 #include "model/safetensors.h"
 #include "support/test_util.h"
-#include "train/retriever_io.h"
+#include "train/retriever_targets.h"
 
 namespace fid::testing {
 namespace {

@@ -22,7 +22,9 @@ void expect_partition(const std::vector<RowRange>& ranges, int64_t n) {
     hi = std::max(hi, r.size());
   }
   EXPECT_EQ(next, n);
-  if (!ranges.empty()) EXPECT_LE(hi - lo, 1) << "n=" << n << " parts=" << ranges.size();
+  if (!ranges.empty()) {
+    EXPECT_LE(hi - lo, 1) << "n=" << n << " parts=" << ranges.size();
+  }
 }
 
 TEST(ShardPlan, BalancedRangeExamples) {

@@ -1,6 +1,6 @@
-// Under mpiexec (2 and 3 ranks): distributed flat search over shards returns
-// exactly the ids, and the scores within 1e-6, of one IndexFlatIP over all
-// vectors; the shared quantizer is identical on every rank; BM25-style
+// Under mpiexec (2 and 3 ranks): flat search through ShardedDenseIndex over
+// HDF5 shards returns exactly the ids, and the scores within 1e-6, of one
+// IndexFlatIP over all vectors; the shared quantizer is identical on every rank; BM25-style
 // string queries go through the same core.
 #include <faiss/IndexFlat.h>
 #include <gtest/gtest.h>
@@ -20,6 +20,7 @@
 #include "support/mpi_world.h"
 #include "support/test_util.h"
 #include "sharding/shared_index.h"
+#include "sharding/sharded_dense_index.h"
 #include "sharding/topk_merge.h"
 
 namespace fid::sharding {
@@ -36,24 +37,68 @@ std::vector<float> random_vectors(int64_t n, int64_t d, uint32_t seed) {
   return v;
 }
 
-// Every rank builds the same data; each indexes only its shards.
+// A scratch directory made by rank 0, known to all, removed by rank 0 after
+// a barrier.
+class SharedDir {
+ public:
+  SharedDir() {
+    if (g_comm->rank() == 0) dir_ = std::make_unique<fid::testing::TempDir>("fid-mpi-shards");
+    path_ = dist::broadcast_string(*g_comm, dir_ ? dir_->path() : "", 0);
+  }
+  ~SharedDir() { g_comm->barrier(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::unique_ptr<fid::testing::TempDir> dir_;
+  std::string path_;
+};
+
+// Rank 0 writes `base` (n, d) as `num_shards` float32 shards of the plan,
+// ids = rows, and their manifest; every rank returns it loaded.
+Manifest write_plan_shards(const std::string& dir, const std::vector<float>& base, int64_t d,
+                           int num_shards) {
+  const int64_t n = static_cast<int64_t>(base.size()) / d;
+  if (g_comm->rank() == 0) {
+    make_directories(dir);
+    ShardPlan plan(n, num_shards);
+    std::vector<std::string> files;
+    for (int s = 0; s < num_shards; ++s) {
+      ShardMeta meta;
+      meta.dim = d;
+      meta.dtype = EmbeddingDtype::kFloat32;
+      meta.model_fingerprint = "m";
+      meta.passages_fingerprint = "p";
+      meta.shard_index = s;
+      meta.shard_count = num_shards;
+      meta.rows = plan.shard_range(s);
+      files.push_back(shard_file_name(dir + "/passages", s));
+      EmbeddingShardWriter w(files.back(), meta);
+      std::vector<int64_t> ids;
+      for (int64_t r = meta.rows.begin; r < meta.rows.end; ++r) ids.push_back(r);
+      w.append(ids.data(), base.data() + meta.rows.begin * d, meta.rows.size());
+      w.finish();
+    }
+    write_manifest(dir + "/manifest.json", manifest_from_files(files, dir));
+  }
+  g_comm->barrier();
+  return load_manifest(dir + "/manifest.json");
+}
+
+// Every rank builds the same data; each indexes only its shards, through the
+// index `fid retrieve` searches.
 void check_flat_equals_exact(int num_shards) {
   dist::Communicator& comm = *g_comm;
   const int rank = comm.rank(), world = comm.size();
   const int64_t n = 1009, d = 24;
   const int k = 17;
   auto base = random_vectors(n, d, 42);
-  ShardPlan plan(n, num_shards);
+  SharedDir dir;
   index::IndexParams params;
   params.dim = d;
-  index::DenseIndex local(params);
-  std::vector<RowRange> mine;
-  for (int s : plan.shards_for_rank(rank, world)) {
-    const RowRange& r = plan.shard_range(s);
-    local.add(base.data() + r.begin * d, r.size(), 100);
-    mine.push_back(r);
-  }
-  IdMap ids(mine);
+  BuildOptions build;
+  build.add_batch = 100;
+  ShardedDenseIndex index(comm, write_plan_shards(dir.path() + "/emb", base, d, num_shards), params,
+                          build);
 
   // Variable query counts per rank (rank r has 3 + 4r), none on rank 1.
   const int64_t nq_all_ranks = [&] {
@@ -66,10 +111,14 @@ void check_flat_equals_exact(int num_shards) {
   for (int r = 0; r < rank; ++r) first += r == 1 ? 0 : 3 + 4 * r;
   const int64_t my_nq = rank == 1 ? 0 : 3 + 4 * rank;
 
-  TopK got = search_sharded(comm, local, ids, all_queries.data() + first * d, my_nq, k);
+  DenseSearchOptions once;
+  once.k = k;
+  TopK got = index.search(comm, all_queries.data() + first * d, my_nq, once);
   ASSERT_EQ(got.nq, my_nq);
   // In rounds of 2 queries per rank (ranks run out of queries at different rounds).
-  TopK rounds = search_sharded(comm, local, ids, all_queries.data() + first * d, my_nq, k, 2);
+  DenseSearchOptions in_rounds = once;
+  in_rounds.batch = 2;
+  TopK rounds = index.search(comm, all_queries.data() + first * d, my_nq, in_rounds);
   EXPECT_EQ(rounds.ids, got.ids);
   EXPECT_EQ(rounds.scores, got.scores);
 
@@ -134,8 +183,11 @@ TEST(ShardedSearch, StringQueriesThroughTheSameCore) {
     EXPECT_EQ(got.ids[q * 3 + 0], 9);
     EXPECT_FLOAT_EQ(got.scores[q * 3], static_cast<float>((rank + 1) * 9));
     EXPECT_EQ(got.ids[q * 3 + 1], 109);
-    if (top >= 2) EXPECT_EQ(got.ids[q * 3 + 2], 209);
-    else EXPECT_EQ(got.ids[q * 3 + 2], 8);
+    if (top >= 2) {
+      EXPECT_EQ(got.ids[q * 3 + 2], 209);
+    } else {
+      EXPECT_EQ(got.ids[q * 3 + 2], 8);
+    }
   }
 }
 
@@ -189,10 +241,12 @@ TEST(ShardedSearch, FromHdf5ShardsThroughSavedIndex) {
   std::vector<float> es(4 * 10);
   std::vector<faiss::Index::idx_t> ei(4 * 10);
   exact.search(4, queries.data(), 10, es.data(), ei.data());
+  DenseSearchOptions top10;
+  top10.k = 10;
   for (int pass = 0; pass < 2; ++pass) {  // pass 0 builds and saves, pass 1 loads
-    LocalIndex local = build_local_index(comm, m, params, opts);
-    EXPECT_EQ(local.index.size(), work.rows.size());
-    TopK got = search_sharded(comm, local.index, local.ids, queries.data(), 4, 10);
+    ShardedDenseIndex index(comm, m, params, opts);
+    EXPECT_EQ(index.local().index.size(), work.rows.size());
+    TopK got = index.search(comm, queries.data(), 4, top10);
     for (int i = 0; i < 40; ++i) {
       EXPECT_EQ(got.ids[i], ei[i]) << "pass " << pass;
       EXPECT_NEAR(got.scores[i], es[i], 1e-6);

@@ -76,7 +76,9 @@ TEST(TopKMerge, RandomListsEqualGlobalSort) {
     TopK expect = make_part(all, k);
     ASSERT_EQ(merged.ids, expect.ids) << "trial " << trial;
     for (size_t i = 0; i < merged.ids.size(); ++i) {
-      if (merged.ids[i] >= 0) ASSERT_EQ(merged.scores[i], expect.scores[i]);
+      if (merged.ids[i] >= 0) {
+        ASSERT_EQ(merged.scores[i], expect.scores[i]);
+      }
     }
   }
 }

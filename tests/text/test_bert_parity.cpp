@@ -45,7 +45,9 @@ TEST(BertParity, PaddedTruncatedBatch) {
   ASSERT_EQ(batch.rows, static_cast<int64_t>(texts.size()));
   EXPECT_EQ(batch.length, max_length);
   EXPECT_EQ(batch.ids, flatten_ints(b["input_ids"]));
-  if (b.contains("token_type_ids")) EXPECT_EQ(batch.type_ids, flatten_ints(b["token_type_ids"]));
+  if (b.contains("token_type_ids")) {
+    EXPECT_EQ(batch.type_ids, flatten_ints(b["token_type_ids"]));
+  }
   EXPECT_EQ(batch.mask, flatten_ints(b["attention_mask"]));
 }
 

@@ -3,7 +3,7 @@
 // cut to n_context; without answers nothing moves.
 #include <gtest/gtest.h>
 
-#include "train/reader_io.h"
+#include "train/reader_targets.h"
 
 namespace {
 

@@ -3,9 +3,9 @@
 #include "common/files.h"
 #include "data/example_reader.h"
 #include "data/example_writer.h"
-#include "train/reader_eval.h"
+#include "runtime/reader_eval.h"
 
-namespace fid::train {
+namespace fid::runtime {
 
 void write_dataset_with_scores(const std::string& input, const std::string& output,
                                const std::vector<std::vector<float>>& scores) {
@@ -33,4 +33,4 @@ void write_answers(const std::string& path, const std::vector<std::string>& ids,
   write_file_atomic(path, text);
 }
 
-}  // namespace fid::train
+}  // namespace fid::runtime

@@ -1,4 +1,4 @@
-#include "train/reader_io.h"
+#include "runtime/reader_inputs.h"
 
 #include <ATen/ATen.h>
 
@@ -6,14 +6,13 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "runtime/host_tensor.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 #include "model/t5_io.h"
 #include "text/fid_encoding.h"
-#include "text/metrics.h"
-#include "train/train_loop.h"
 
-namespace fid::train {
+namespace fid::runtime {
 
 LoadedReader load_reader(const std::string& dir, std::optional<double> dropout) {
   FID_CHECK(is_directory(dir), "reader model directory '", dir,
@@ -37,17 +36,6 @@ std::string training_target(const data::Example& ex, uint64_t choice) {
   FID_CHECK(!ex.answers.empty(), "example '", ex.id,
             "' has neither `target` nor `answers`: training needs one of them");
   return ex.answers[choice % ex.answers.size()];
-}
-
-void answer_passages_first(data::Example& ex, int64_t n_context) {
-  if (!ex.answers.empty()) {
-    text::AnswerMatcher matcher(ex.answers);
-    std::stable_partition(ex.ctxs.begin(), ex.ctxs.end(),
-                          [&](const data::Context& c) { return matcher.found_in(c.text); });
-  }
-  if (n_context >= 0 && static_cast<int64_t>(ex.ctxs.size()) > n_context) {
-    ex.ctxs.resize(static_cast<size_t>(n_context));
-  }
 }
 
 ReaderBatch make_reader_batch(const text::T5Tokenizer& tokenizer,
@@ -88,4 +76,4 @@ ReaderBatch make_reader_batch(const text::T5Tokenizer& tokenizer,
   return out;
 }
 
-}  // namespace fid::train
+}  // namespace fid::runtime

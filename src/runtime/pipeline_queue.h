@@ -11,7 +11,7 @@
 #include <optional>
 #include <utility>
 
-namespace fid::train {
+namespace fid::runtime {
 
 // First-in first-out with a capacity. close(): producers are done, consumers
 // drain what is left; abort(): everyone returns at once.
@@ -111,4 +111,4 @@ class ReorderQueue {
   bool aborted_ = false;
 };
 
-}  // namespace fid::train
+}  // namespace fid::runtime

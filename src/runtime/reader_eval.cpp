@@ -1,4 +1,4 @@
-#include "train/reader_eval.h"
+#include "runtime/reader_eval.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -9,7 +9,7 @@
 #include "dist/collectives.h"
 #include "text/metrics.h"
 
-namespace fid::train {
+namespace fid::runtime {
 namespace {
 
 // One rank's results, flattened for the byte collectives.
@@ -156,4 +156,4 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
   return result;
 }
 
-}  // namespace fid::train
+}  // namespace fid::runtime

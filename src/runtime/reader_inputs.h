@@ -1,4 +1,4 @@
-// What train-reader and test-reader share: a reader model with its tokenizer
+// What training and evaluating a reader share: a reader model with its tokenizer
 // loaded from a model directory, and FiD examples turned into model tensors
 // the way the seed's Dataset and Collator do it.
 #pragma once
@@ -13,7 +13,7 @@
 #include "model/fid.h"
 #include "text/t5_tokenizer.h"
 
-namespace fid::train {
+namespace fid::runtime {
 
 struct LoadedReader {
   std::shared_ptr<model::T5Model> t5;
@@ -52,11 +52,4 @@ ReaderBatch make_reader_batch(const text::T5Tokenizer& tokenizer,
 // with `choice` (the seed picks one at random).
 std::string training_target(const data::Example& ex, uint64_t choice);
 
-// DPR's choice of reader training passages: the ctxs that contain an answer
-// (has_answer) first, each group in its given order, then cut to n_context
-// (< 0: keep all). The seed trains on the first n_context as retrieved; a
-// reader trained from scratch on passages that mostly lack the answer learns
-// priors instead of reading. Examples without answers keep their order.
-void answer_passages_first(data::Example& ex, int64_t n_context);
-
-}  // namespace fid::train
+}  // namespace fid::runtime

@@ -9,9 +9,9 @@
 
 #include "dist/communicator.h"
 #include "model/autocast.h"
-#include "train/reader_io.h"
+#include "runtime/reader_inputs.h"
 
-namespace fid::train {
+namespace fid::runtime {
 
 // What test-reader writes as each passage's score.
 enum class PassageScore {
@@ -46,9 +46,9 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
                                  const text::T5Tokenizer& tokenizer, const std::string& path,
                                  const ReaderEvalOptions& options);
 
-}  // namespace fid::train
+}  // namespace fid::runtime
 
-namespace fid::train {
+namespace fid::runtime {
 
 // test-reader's dataset_wscores.json: the examples of `input` in input order,
 // each holding only the scores[i].size() passages the reader scored, in the
@@ -62,4 +62,4 @@ void write_dataset_with_scores(const std::string& input, const std::string& outp
 void write_answers(const std::string& path, const std::vector<std::string>& ids,
                    const std::vector<std::string>& answers);
 
-}  // namespace fid::train
+}  // namespace fid::runtime

@@ -1,5 +1,5 @@
-// The dense-retrieval core of `fid retrieve` under mpiexec with 1, 2 and 3
-// ranks, on seeded vectors written as HDF5 shards: flat search equals one
+// ShardedDenseIndex, the one sharded search `fid retrieve` runs, under
+// mpiexec with 1, 2 and 3 ranks, on seeded vectors written as HDF5 shards: flat search equals one
 // IndexFlatIP over all vectors; a saved index loads with identical results;
 // changed shards, world size, dimension or passages are refused; PQ and
 // IVF-PQ recall@10 against flat stays above stated floors; exact re-ranking;
@@ -12,18 +12,21 @@
 #include <random>
 #include <set>
 
-#include "retrieval/dense_retrieval.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "dist/communicator.h"
 #include "index/synthetic_data.h"
 #include "sharding/embedding_shard.h"
+#include "retrieval/dense_retrieval.h"
 #include "sharding/manifest.h"
+#include "sharding/sharded_dense_index.h"
 #include "support/mpi_world.h"
 #include "support/test_util.h"
 
-namespace fid::retrieval {
+namespace fid::sharding {
 namespace {
+
+using retrieval::load_checked_embeddings;
 
 // One thread per rank: FAISS's OpenMP threads spin while waiting, which on a
 // loaded machine costs more than they compute on these sizes.
@@ -191,11 +194,11 @@ void check_flat_equals_exact(sharding::EmbeddingDtype dtype, int shards) {
   }
 }
 
-TEST(RetrieveCore, FlatOverShardsEqualsOneIndexFlatIP) {
+TEST(ShardedDenseIndex, FlatOverShardsEqualsOneIndexFlatIP) {
   check_flat_equals_exact(sharding::EmbeddingDtype::kFloat32, 7);
 }
 
-TEST(RetrieveCore, Float16ShardsEqualOneIndexFlatIPOverTheStoredVectors) {
+TEST(ShardedDenseIndex, Float16ShardsEqualOneIndexFlatIPOverTheStoredVectors) {
   check_flat_equals_exact(sharding::EmbeddingDtype::kFloat16, 2);  // a rank may own none
 }
 
@@ -209,7 +212,7 @@ sharding::TopK search_all(ShardedDenseIndex& idx, const std::vector<float>& ques
   return idx.search(*g_comm, mine.data(), static_cast<int64_t>(which.size()), o);
 }
 
-TEST(RetrieveCore, SavedIndexLoadsWithIdenticalResults) {
+TEST(ShardedDenseIndex, SavedIndexLoadsWithIdenticalResults) {
   SharedDir dir;
   const int64_t n = 3000, d = 32;
   const std::string passages = write_passages(dir, "p.tsv", n);
@@ -241,7 +244,7 @@ TEST(RetrieveCore, SavedIndexLoadsWithIdenticalResults) {
   }
 }
 
-TEST(RetrieveCore, ChangedShardsWorldDimensionOrPassagesAreRefused) {
+TEST(ShardedDenseIndex, ChangedShardsWorldDimensionOrPassagesAreRefused) {
   SharedDir dir;
   const int64_t n = 900, d = 16;
   const std::string passages = write_passages(dir, "p.tsv", n);
@@ -295,7 +298,7 @@ TEST(RetrieveCore, ChangedShardsWorldDimensionOrPassagesAreRefused) {
   }
 }
 
-TEST(RetrieveCore, QuantizedRecallAtTenAboveFloorsAndRerankIsExact) {
+TEST(ShardedDenseIndex, QuantizedRecallAtTenAboveFloorsAndRerankIsExact) {
   SharedDir dir;
   const int64_t n = 8000, d = 64;
   const int k = 10;
@@ -349,7 +352,7 @@ TEST(RetrieveCore, QuantizedRecallAtTenAboveFloorsAndRerankIsExact) {
   }
 }
 
-TEST(RetrieveCore, SubsetManifestReturnsOriginalPassageRows) {
+TEST(ShardedDenseIndex, SubsetManifestReturnsOriginalPassageRows) {
   SharedDir dir;
   const int64_t n = 1200, d = 16;
   const int k = 8;
@@ -389,4 +392,4 @@ TEST(RetrieveCore, SubsetManifestReturnsOriginalPassageRows) {
 }
 
 }  // namespace
-}  // namespace fid::retrieval
+}  // namespace fid::sharding

@@ -1,4 +1,4 @@
-#include "train/passage_embedder.h"
+#include "runtime/passage_embedder.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -18,10 +18,10 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "data/passages.h"
-#include "train/pipeline_queue.h"
-#include "train/retriever_io.h"
+#include "runtime/pipeline_queue.h"
+#include "runtime/loaded_retriever.h"
 
-namespace fid::train {
+namespace fid::runtime {
 namespace {
 using Clock = std::chrono::steady_clock;
 
@@ -89,42 +89,6 @@ void gather_rows(const int64_t* ids, const int64_t* mask, int64_t lmax,
   }
 }
 }  // namespace
-
-Precision choose_precision(bool reduced, const c10::Device& device) {
-  if (!reduced) return {at::kFloat, "float32 (--no_fp16)"};
-  if (device.is_cuda()) return {at::kHalf, "float16 on the GPU (--no_fp16 for float32)"};
-  if (cpu_has_native_bf16()) {
-    return {at::kBFloat16, "bfloat16: this CPU has native bf16 (--no_fp16 for float32)"};
-  }
-  return {at::kFloat,
-          "float32: this CPU has no native bfloat16 (neither avx512_bf16 nor amx_bf16 in "
-          "/proc/cpuinfo), where bf16 would be slower than float32"};
-}
-
-c10::Device pick_device(int local_rank) {
-  if (!torch::cuda::is_available()) return c10::Device(c10::DeviceType::CPU);
-  const auto n = static_cast<int>(torch::cuda::device_count());
-  return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(local_rank % n));
-}
-
-std::string retriever_fingerprint(const std::string& model_dir) {
-  const std::string config = read_file(join_path(model_dir, "config.json"));
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%016llx",
-                static_cast<unsigned long long>(fnv1a64(config.data(), config.size())));
-  std::string fp = std::string("config-") + hex;
-  for (const char* weights : {"model.safetensors", "pytorch_model.bin"}) {
-    const std::string path = join_path(model_dir, weights);
-    if (path_exists(path)) fp += std::string("/") + weights + "-" + file_fingerprint(path);
-  }
-  return fp;
-}
-
-int64_t shard_chunk_rows(int64_t window_rows, int64_t row_bytes) {
-  int64_t rows = std::max<int64_t>(1, window_rows);
-  while (rows % 2 == 0 && rows * row_bytes > (int64_t{4} << 20)) rows /= 2;
-  return rows;
-}
 
 PassageEmbedder::PassageEmbedder(LoadedRetriever& retriever, const EmbedOptions& options)
     : retriever_(retriever), options_(options) {
@@ -307,4 +271,4 @@ EmbedStats PassageEmbedder::run(const data::PassageStore& store, int64_t begin, 
   return stats;
 }
 
-}  // namespace fid::train
+}  // namespace fid::runtime

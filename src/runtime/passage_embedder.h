@@ -19,38 +19,12 @@
 #include <functional>
 #include <string>
 
-#include "model/autocast.h"
 
 namespace fid::data { class PassageStore; }
 
-namespace fid::train {
+namespace fid::runtime {
 
 class LoadedRetriever;
-
-// The CPUs on which a bfloat16 forward is faster than float32 rather than
-// emulated: the model library's test, shared with the reader's autocast.
-using model::cpu_has_native_bf16;
-
-// The dtype the model runs in, and why (one log line).
-struct Precision {
-  c10::ScalarType dtype = c10::ScalarType::Float;
-  std::string reason;
-};
-// reduced = !--no_fp16: float16 on CUDA, bfloat16 on a CPU with native bf16,
-// else float32.
-Precision choose_precision(bool reduced, const c10::Device& device);
-
-// CUDA device local_rank % devices when LibTorch sees a GPU, else the CPU.
-c10::Device pick_device(int local_rank);
-
-// What identifies the model's output: its config.json and weights files
-// (content hash of config.json, fingerprints of the weights).
-std::string retriever_fingerprint(const std::string& model_dir);
-
-// Rows per HDF5 chunk for a shard written `window_rows` rows per append:
-// the window itself (each append then fills whole chunks: one write, and no
-// checksummed chunk read back and rewritten), halved while over 4 MiB.
-int64_t shard_chunk_rows(int64_t window_rows, int64_t row_bytes);
 
 struct EmbedOptions {
   int64_t batch_size = 64;     // passages per forward (--per_gpu_batch_size)
@@ -92,4 +66,4 @@ class PassageEmbedder {
   EmbedOptions options_;
 };
 
-}  // namespace fid::train
+}  // namespace fid::runtime
