@@ -14,11 +14,25 @@ function(fid_use_torch_pch target)
   endif()
 endfunction()
 
-# fid_add_test(NAME name SOURCES ... LIBS ... [LABELS ...] [MPI] [TIMEOUT s])
-# A GoogleTest executable registered with CTest. MPI tests run through
-# ${MPIEXEC_EXECUTABLE} -n 2 with the root and oversubscribe flags.
+# fid_add_test(NAME name SOURCES ... LIBS ... LABELS tier [area ...] [MPI] [TIMEOUT s])
+# A GoogleTest executable registered with CTest, with exactly one tier label
+# (unit, parity, fuzz, integration, cluster, demo). MPI tests run through
+# ${MPIEXEC_EXECUTABLE} -n 2 with the root and oversubscribe flags and get
+# the resource label `mpi`; fid_test_runs_binary adds `binary`.
 function(fid_add_test)
   cmake_parse_arguments(T "MPI;TORCH" "NAME;TIMEOUT;NP" "SOURCES;LIBS;LABELS" ${ARGN})
+  # One tier each, so that `ctest -L unit` and the like select a whole tier.
+  set(_tiers unit parity fuzz integration cluster demo)
+  set(_tier "")
+  foreach(t ${_tiers})
+    if(t IN_LIST T_LABELS)
+      list(APPEND _tier ${t})
+    endif()
+  endforeach()
+  list(LENGTH _tier _n)
+  if(NOT _n EQUAL 1)
+    message(FATAL_ERROR "test ${T_NAME}: give exactly one tier label of ${_tiers} (has: ${_tier})")
+  endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} fid_test_main)
   if(T_TORCH)
@@ -44,6 +58,13 @@ function(fid_add_test)
   endif()
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT}
                        ENVIRONMENT "${_env}" LABELS "${T_LABELS}")
+endfunction()
+
+# fid_test_runs_binary(name): the test drives the `fid` executable: it is
+# built first, and the test carries the resource label `binary`.
+function(fid_test_runs_binary name)
+  add_dependencies(${name} fid)
+  set_property(TEST ${name} APPEND PROPERTY LABELS binary)
 endfunction()
 
 # fid_add_bench(NAME name SOURCES ... LIBS ...): built with the tests, run by hand.

@@ -33,20 +33,7 @@ using retrieval::load_checked_embeddings;
 const auto* const g_env = ::testing::AddGlobalTestEnvironment(new fid::testing::MpiWorldEnvironment(1));
 dist::Communicator* const& g_comm = fid::testing::MpiWorldEnvironment::world();
 
-// A scratch directory made by rank 0, known to all, removed after a barrier.
-class SharedDir {
- public:
-  SharedDir() {
-    if (g_comm->rank() == 0) dir_ = std::make_unique<fid::testing::TempDir>("fid-retrieve");
-    path_ = dist::broadcast_string(*g_comm, dir_ ? dir_->path() : "", 0);
-  }
-  ~SharedDir() { g_comm->barrier(); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::unique_ptr<fid::testing::TempDir> dir_;
-  std::string path_;
-};
+using SharedDir = fid::testing::SharedTempDir;
 
 // Unit-norm seeded Gaussian vectors: inner products lie in [-1, 1], so an
 // absolute 1e-6 is a meaningful bound on score differences.

@@ -37,21 +37,7 @@ std::vector<float> random_vectors(int64_t n, int64_t d, uint32_t seed) {
   return v;
 }
 
-// A scratch directory made by rank 0, known to all, removed by rank 0 after
-// a barrier.
-class SharedDir {
- public:
-  SharedDir() {
-    if (g_comm->rank() == 0) dir_ = std::make_unique<fid::testing::TempDir>("fid-mpi-shards");
-    path_ = dist::broadcast_string(*g_comm, dir_ ? dir_->path() : "", 0);
-  }
-  ~SharedDir() { g_comm->barrier(); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::unique_ptr<fid::testing::TempDir> dir_;
-  std::string path_;
-};
+using SharedDir = fid::testing::SharedTempDir;
 
 // Rank 0 writes `base` (n, d) as `num_shards` float32 shards of the plan,
 // ids = rows, and their manifest; every rank returns it loaded.
