@@ -183,13 +183,8 @@ TEST(ShardedSearch, StringQueriesThroughTheSameCore) {
 TEST(ShardedSearch, FromHdf5ShardsThroughSavedIndex) {
   dist::Communicator& comm = *g_comm;
   const int rank = comm.rank(), world = comm.size();
-  std::unique_ptr<fid::testing::TempDir> dir;
-  std::string root;
-  if (rank == 0) {
-    dir = std::make_unique<fid::testing::TempDir>("fid-mpi-shards");
-    root = dir->path();
-  }
-  comm.broadcast_bytes(root, 0);
+  SharedDir dir;
+  const std::string& root = dir.path();
   const int64_t n = 777, d = 16;
   auto base = random_vectors(n, d, 21);
   WorkAssignment work = assign_work(n, 0, 1, rank, world);
@@ -249,7 +244,6 @@ TEST(ShardedSearch, FromHdf5ShardsThroughSavedIndex) {
   LocalIndex a = build_local_index(comm, m, pq, opts);
   LocalIndex b = build_local_index(comm, m, pq, opts);
   EXPECT_EQ(a.index.serialize(), b.index.serialize());
-  comm.barrier();  // rank 0 removes the directory only after everyone is done
 }
 
 }  // namespace
