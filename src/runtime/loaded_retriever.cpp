@@ -13,14 +13,20 @@ LoadedRetriever::LoadedRetriever(const std::string& dir) : dir_(dir) {
   FID_CHECK(is_directory(dir), "retriever model directory '", dir,
             "' does not exist (`fid init-model --arch bert` creates one)");
   model_ = model::load_retriever(dir);
-  if (path_exists(join_path(dir, "vocab.txt"))) {
-    wordpiece_ = text::BertTokenizer::load(dir);
-  } else if (path_exists(join_path(dir, "spiece.model"))) {
-    text::T5TokenizerOptions o;
-    o.convention = text::T5Convention::kV4;  // </s> closes each text, as [SEP] does
-    sentencepiece_ = text::T5Tokenizer::load(join_path(dir, "spiece.model"), o);
-  } else {
-    FID_THROW("retriever directory '", dir, "' has neither vocab.txt nor spiece.model");
+  // The kind the model's config recorded (model::detect_tokenizer_kind), so
+  // that the model and its tokenizer never disagree.
+  switch (model_->config().tokenizer) {
+    case model::TokenizerKind::kWordPiece:
+      wordpiece_ = text::BertTokenizer::load(dir);
+      break;
+    case model::TokenizerKind::kSentencePiece: {
+      text::T5TokenizerOptions o;
+      o.convention = text::T5Convention::kV4;  // </s> closes each text, as [SEP] does
+      sentencepiece_ = text::T5Tokenizer::load(join_path(dir, "spiece.model"), o);
+      break;
+    }
+    case model::TokenizerKind::kUnknown:
+      FID_THROW("retriever directory '", dir, "' has neither vocab.txt nor spiece.model");
   }
 }
 
