@@ -1,3 +1,5 @@
+// Writing an embedding shard: created fixed-size as <path>.tmp, rows appended
+// in batches with a durable row count, resumed after a kill, renamed when done.
 #include "sharding/embedding_shard.h"
 
 #include <algorithm>
@@ -11,79 +13,15 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "sharding/embedding_shard_format.h"
 #include "sharding/float16.h"
 #include "sharding/hdf5_util.h"
 
 namespace fid::sharding {
-namespace {
 using h5::Handle;
-static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t is stored as int64_t");
+using namespace shard_format;
 
-std::string bad_file_hint(const std::string& path) {
-  return "; the file '" + path + "' is damaged: remove it and run embed-passages again for its shard";
-}
-
-// The attributes shared by the writer (resume) and the reader.
-ShardMeta read_meta(hid_t file, const std::string& path) {
-  std::string format = h5::read_string_attr(file, "format", path);
-  FID_CHECK(format == kEmbeddingFormat, "'", path, "' is not an embedding shard (format '", format,
-            "', expected '", kEmbeddingFormat, "')");
-  int64_t version = h5::read_int64_attr(file, "version", path);
-  FID_CHECK(version == kEmbeddingVersion, "embedding shard '", path, "' has format version ",
-            version, " but this build reads version ", kEmbeddingVersion,
-            "; HINT: re-embed the passages with this build of fid");
-  ShardMeta m;
-  m.dim = h5::read_int64_attr(file, "dim", path);
-  m.dtype = parse_dtype(h5::read_string_attr(file, "dtype", path));
-  m.model_fingerprint = h5::read_string_attr(file, "model_fingerprint", path);
-  m.passages_fingerprint = h5::read_string_attr(file, "passages_fingerprint", path);
-  m.shard_index = static_cast<int>(h5::read_int64_attr(file, "shard_index", path));
-  m.shard_count = static_cast<int>(h5::read_int64_attr(file, "shard_count", path));
-  m.rows.begin = h5::read_int64_attr(file, "row_begin", path);
-  m.rows.end = h5::read_int64_attr(file, "row_end", path);
-  FID_CHECK(m.dim > 0 && m.rows.begin >= 0 && m.rows.end >= m.rows.begin, "embedding shard '",
-            path, "' has invalid attributes (dim ", m.dim, ", rows ", to_string(m.rows), ")",
-            bad_file_hint(path));
-  return m;
-}
-
-Handle open_dataset(hid_t file, const char* name, const std::string& path,
-                    hid_t dapl = H5P_DEFAULT) {
-  FID_CHECK(H5Lexists(file, name, H5P_DEFAULT) > 0, "embedding shard '", path,
-            "' has no dataset '", name, "'", bad_file_hint(path));
-  Handle ds(H5Dopen2(file, name, dapl), Handle::kDataset);
-  h5::check(ds.get(), std::string("opening dataset '") + name + "' of", path);
-  return ds;
-}
-
-std::vector<hsize_t> dataset_dims(hid_t ds, const std::string& path) {
-  Handle space(H5Dget_space(ds), Handle::kDataspace);
-  h5::check(space.get(), "reading a dataspace of", path);
-  int rank = H5Sget_simple_extent_ndims(space.get());
-  h5::check(rank, "reading a dataspace of", path);
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  return dims;
-}
-
-// Checks the dataset shapes and element types against the attributes.
-void check_datasets(hid_t ids, hid_t emb, const ShardMeta& m, const std::string& path) {
-  const auto n = static_cast<hsize_t>(m.rows.size());
-  auto id_dims = dataset_dims(ids, path);
-  auto emb_dims = dataset_dims(emb, path);
-  FID_CHECK(id_dims.size() == 1 && id_dims[0] == n, "embedding shard '", path,
-            "': dataset 'ids' does not have ", n, " rows (row range ", to_string(m.rows), ")",
-            bad_file_hint(path));
-  FID_CHECK(emb_dims.size() == 2 && emb_dims[0] == n && emb_dims[1] == static_cast<hsize_t>(m.dim),
-            "embedding shard '", path, "': dataset 'embeddings' is not [", n, ", ", m.dim, "]",
-            bad_file_hint(path));
-  Handle type(H5Dget_type(emb), Handle::kType);
-  const size_t want = m.dtype == EmbeddingDtype::kFloat16 ? 2 : 4;
-  FID_CHECK(H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == want,
-            "embedding shard '", path, "': dataset 'embeddings' does not hold ",
-            dtype_name(m.dtype), " as its 'dtype' attribute says", bad_file_hint(path));
-}
-
+namespace {
 // Dataset access without a chunk cache, for unfiltered datasets being
 // written: rows then go straight to their place in the file instead of each
 // partly written chunk being read back, merged and written whole (which
@@ -121,19 +59,7 @@ void floats_to_halves(const float* in, uint16_t* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = float_to_half(in[i]);
 }
 
-// Row-block selection [begin, begin + n) x all columns of `ds`.
-Handle select_rows(hid_t ds, int64_t begin, int64_t n, int64_t cols, const std::string& path) {
-  Handle space(H5Dget_space(ds), Handle::kDataspace);
-  h5::check(space.get(), "selecting rows of", path);
-  hsize_t start[2] = {static_cast<hsize_t>(begin), 0};
-  hsize_t count[2] = {static_cast<hsize_t>(n), static_cast<hsize_t>(cols)};
-  h5::check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-            "selecting rows of", path);
-  return space;
-}
 }  // namespace
-
-// ---------------------------------------------------------------- writer
 
 EmbeddingShardWriter::EmbeddingShardWriter(const std::string& final_path, const ShardMeta& meta,
                                            const WriterOptions& options)
@@ -323,114 +249,6 @@ void EmbeddingShardWriter::finish() {
   fsync_path(tmp_path_);
   rename_durable(tmp_path_, final_path_);
   finished_ = true;
-}
-
-// ---------------------------------------------------------------- reader
-
-ShardMeta read_shard_meta(const std::string& path) {
-  EmbeddingShardReader reader(path);
-  return reader.meta();
-}
-
-EmbeddingShardReader::EmbeddingShardReader(const std::string& path) : path_(path) {
-  h5::quiet_errors();
-  FID_CHECK(path_exists(path), "embedding shard '", path, "' does not exist",
-            (path_exists(path + ".tmp") ? " (an unfinished '" + path + ".tmp' does: run "
-                                          "embed-passages again to complete it)"
-                                        : std::string()));
-  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file_ < 0) {
-    FID_THROW("cannot open embedding shard '", path, "' (", h5::take_error_stack(),
-              "): not an HDF5 file, or truncated or corrupted", bad_file_hint(path));
-  }
-  try {
-    meta_ = read_meta(file_, path);
-    FID_CHECK(h5::read_int64_attr(file_, "complete", path) == 1, "embedding shard '", path,
-              "' is not marked complete", bad_file_hint(path));
-    FID_CHECK(h5::read_int64_attr(file_, "rows_done", path) == meta_.rows.size(),
-              "embedding shard '", path, "' records fewer rows done than its range ",
-              to_string(meta_.rows), bad_file_hint(path));
-    Handle ids = open_dataset(file_, "ids", path);
-    Handle emb = open_dataset(file_, "embeddings", path);
-    check_datasets(ids.get(), emb.get(), meta_, path);
-    ids_ = ids.release();
-    emb_ = emb.release();
-  } catch (...) {
-    if (emb_ >= 0) H5Dclose(emb_);
-    if (ids_ >= 0) H5Dclose(ids_);
-    H5Fclose(file_);
-    H5Eclear2(H5E_DEFAULT);
-    throw;
-  }
-}
-
-EmbeddingShardReader::~EmbeddingShardReader() {
-  if (emb_ >= 0) H5Dclose(emb_);
-  if (ids_ >= 0) H5Dclose(ids_);
-  if (file_ >= 0) H5Fclose(file_);
-  H5Eclear2(H5E_DEFAULT);
-}
-
-void EmbeddingShardReader::read_ids(int64_t begin, int64_t n, int64_t* out) const {
-  FID_CHECK(begin >= 0 && n >= 0 && begin + n <= rows(), "rows ", begin, "..", begin + n,
-            " outside the ", rows(), " rows of '", path_, "'");
-  if (n == 0) return;
-  Handle fspace = select_rows(ids_, begin, n, 1, path_);
-  hsize_t mdims[1] = {static_cast<hsize_t>(n)};
-  Handle mspace(H5Screate_simple(1, mdims, nullptr), Handle::kDataspace);
-  if (H5Dread(ids_, H5T_NATIVE_INT64, mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0) {
-    FID_THROW("reading ids of embedding shard '", path_, "' failed (", h5::take_error_stack(),
-              ")", bad_file_hint(path_));
-  }
-}
-
-void EmbeddingShardReader::read_vectors(int64_t begin, int64_t n, float* out) const {
-  FID_CHECK(begin >= 0 && n >= 0 && begin + n <= rows(), "rows ", begin, "..", begin + n,
-            " outside the ", rows(), " rows of '", path_, "'");
-  if (n == 0) return;
-  const int64_t d = meta_.dim;
-  Handle fspace = select_rows(emb_, begin, n, d, path_);
-  hsize_t mdims[2] = {static_cast<hsize_t>(n), static_cast<hsize_t>(d)};
-  Handle mspace(H5Screate_simple(2, mdims, nullptr), Handle::kDataspace);
-  herr_t rc;
-  if (meta_.dtype == EmbeddingDtype::kFloat16) {
-    // Read the raw halves (no HDF5 soft conversion, which is slow) and widen.
-    std::vector<uint16_t> half(static_cast<size_t>(n * d));
-    Handle f16 = h5::make_float16_type();
-    rc = H5Dread(emb_, f16.get(), mspace.get(), fspace.get(), H5P_DEFAULT, half.data());
-    if (rc >= 0) {
-      for (size_t i = 0; i < half.size(); ++i) out[i] = half_to_float(half[i]);
-    }
-  } else {
-    rc = H5Dread(emb_, H5T_NATIVE_FLOAT, mspace.get(), fspace.get(), H5P_DEFAULT, out);
-  }
-  if (rc < 0) {
-    FID_THROW("reading embeddings of shard '", path_, "' failed (", h5::take_error_stack(),
-              ")", bad_file_hint(path_));
-  }
-}
-
-std::vector<int64_t> EmbeddingShardReader::read_all_ids() const {
-  std::vector<int64_t> out(static_cast<size_t>(rows()));
-  read_ids(0, rows(), out.data());
-  return out;
-}
-
-std::vector<float> EmbeddingShardReader::read_all_vectors() const {
-  std::vector<float> out(static_cast<size_t>(rows() * dim()));
-  read_vectors(0, rows(), out.data());
-  return out;
-}
-
-void EmbeddingShardReader::verify() const {
-  const int64_t block = std::max<int64_t>(1, (16 << 20) / (4 * dim()));
-  std::vector<float> buf(static_cast<size_t>(block * dim()));
-  std::vector<int64_t> ids(static_cast<size_t>(block));
-  for (int64_t b = 0; b < rows(); b += block) {
-    const int64_t n = std::min(block, rows() - b);
-    read_ids(b, n, ids.data());
-    read_vectors(b, n, buf.data());
-  }
 }
 
 }  // namespace fid::sharding
