@@ -39,6 +39,9 @@ class TrainTokenizerCommand : public Command {
     app.add_option(flag("hard_vocab_limit"), hard_vocab_limit_,
                    "false: --vocab_size is an upper bound (a small corpus yields fewer pieces "
                    "instead of an error)")->capture_default_str();
+    app.add_option(flag("split_digits"), split_digits_,
+                   "true: every digit is its own piece, so a number reads the same wherever it "
+                   "stands (\"1977\" and \"1977.\" share their pieces)")->capture_default_str();
   }
 
   void run(dist::Communicator&) override {
@@ -58,6 +61,7 @@ class TrainTokenizerCommand : public Command {
         {"shuffle_input_sentence", "true"},
         {"max_sentence_length", std::to_string(max_sentence_length_)},
         {"hard_vocab_limit", hard_vocab_limit_ ? "true" : "false"},
+        {"split_digits", split_digits_ ? "true" : "false"},
         {"num_threads", std::to_string(threads)},
         // T5's layout: pad 0, eos 1, unk 2 and no bos.
         {"pad_id", "0"}, {"eos_id", "1"}, {"unk_id", "2"}, {"bos_id", "-1"},
@@ -117,6 +121,7 @@ class TrainTokenizerCommand : public Command {
   double character_coverage_ = 0.9995;
   int64_t input_sentence_size_ = 0;
   int64_t max_sentence_length_ = 1 << 16;
+  bool split_digits_ = false;
   bool hard_vocab_limit_ = true;
 };
 

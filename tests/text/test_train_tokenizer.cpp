@@ -133,5 +133,38 @@ TEST(TrainTokenizer, SoftVocabLimitGivesFewerPieces) {
   EXPECT_LT(tok.model().piece_size(), 5000);
 }
 
+// --split_digits true: a year is the same digit pieces at the end of a
+// sentence ("1977.") as alone ("1977"), so a reader can copy it from a
+// passage into an answer. Without it, BPE merges frequent digit runs with
+// the full stop and the answer's pieces never occur in the passage.
+TEST(TrainTokenizer, SplitDigitsMakesEveryDigitAPiece) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += std::string(kWords[i % std::size(kWords)]) + " in 1977.\n";
+  write_text(dir.file("c.txt"), text);
+  auto train = [&](const std::string& name, const std::string& split) {
+    std::string out;
+    int rc = run_command(fid_binary() + " train-tokenizer --input " + dir.file("c.txt") + " --output_dir " +
+                             dir.file(name) + " --vocab_size 100 --hard_vocab_limit false --model_type bpe" +
+                             " --split_digits " + split,
+                         &out);
+    EXPECT_EQ(rc, 0) << out;
+    return T5Tokenizer::load(dir.file(name + "/spiece.model"));
+  };
+  auto joined = [](const std::vector<std::string>& pieces) {
+    std::string s;
+    for (const std::string& p : pieces) s += p + "|";
+    return s;
+  };
+  T5Tokenizer merged = train("merged", "false");
+  EXPECT_NE(joined(merged.tokenize("in 1977.")).find("7."), std::string::npos)
+      << "BPE no longer merges digits with the full stop: " << joined(merged.tokenize("in 1977."));
+  T5Tokenizer split = train("split", "true");
+  std::vector<std::string> sentence = split.tokenize("in 1977.");
+  std::vector<std::string> answer = split.tokenize("1977");
+  EXPECT_EQ(joined(sentence), "\u2581in|\u2581|1|9|7|7|.|");
+  EXPECT_EQ(joined(answer), "\u2581|1|9|7|7|");
+}
+
 }  // namespace
 }  // namespace fid::text
