@@ -48,7 +48,7 @@ class EmbeddingShardWriter {
   void finish();
 
  private:
-  void create_file(const WriterOptions& options);
+  void create_file(const std::string& path, const WriterOptions& options);
   void open_for_resume();
   void close_quietly();
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -69,14 +70,26 @@ EmbeddingShardWriter::EmbeddingShardWriter(const std::string& final_path, const 
   FID_CHECK(!meta.rows.empty() || meta.rows.begin == meta.rows.end, "bad row range");
   FID_CHECK(!path_exists(final_path), "embedding shard '", final_path,
             "' already exists and is complete; remove it to write it again");
+  // The file is created as <path>.tmp.new and renamed to <path>.tmp once its
+  // header is complete: a .tmp always holds a header to resume from, and a
+  // .tmp.new is a creation that never finished (a full disk, a kill) and is
+  // started over.
+  const std::string creating = tmp_path_ + ".new";
   try {
     if (path_exists(tmp_path_)) {
       open_for_resume();
     } else {
-      create_file(options);
+      if (path_exists(creating)) {
+        FID_CHECK(std::remove(creating.c_str()) == 0, "cannot remove '", creating, "': ", std::strerror(errno));
+        log::info("removed '", creating, "': an embedding shard whose creation did not finish");
+      }
+      create_file(creating, options);
+      rename_durable(creating, tmp_path_);
     }
   } catch (...) {
     close_quietly();
+    // Nothing to resume in a shard without its header; its space is freed.
+    std::remove(creating.c_str());
     throw;
   }
 }
@@ -93,12 +106,12 @@ void EmbeddingShardWriter::close_quietly() {
   H5Eclear2(H5E_DEFAULT);
 }
 
-void EmbeddingShardWriter::create_file(const WriterOptions& options) {
+void EmbeddingShardWriter::create_file(const std::string& path, const WriterOptions& options) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), Handle::kPlist);
   // Version-2 object headers and superblock carry metadata checksums.
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-  file_ = H5Fcreate(tmp_path_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
-  h5::check(file_, "creating embedding shard", tmp_path_);
+  file_ = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
+  h5::check(file_, "creating embedding shard", path);
 
   const auto n = static_cast<hsize_t>(meta_.rows.size());
   const auto d = static_cast<hsize_t>(meta_.dim);
@@ -118,7 +131,7 @@ void EmbeddingShardWriter::create_file(const WriterOptions& options) {
     Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), Handle::kPlist);
     H5Pset_chunk(dcpl.get(), rank, chunks);
     if (options.fletcher32) {
-      h5::check(H5Pset_fletcher32(dcpl.get()), "enabling Fletcher32 on", tmp_path_);
+      h5::check(H5Pset_fletcher32(dcpl.get()), "enabling Fletcher32 on", path);
     } else {
       // Unfiltered chunks allocated up front: later raw-data writes never
       // touch the file's metadata, so a killed writer leaves it consistent.
@@ -128,7 +141,7 @@ void EmbeddingShardWriter::create_file(const WriterOptions& options) {
     Handle dapl = options.fletcher32 ? Handle() : uncached_access();
     hid_t ds = H5Dcreate2(file_, name, type, space.get(), H5P_DEFAULT, dcpl.get(),
                           dapl.valid() ? dapl.get() : H5P_DEFAULT);
-    h5::check(ds, std::string("creating dataset '") + name + "' in", tmp_path_);
+    h5::check(ds, std::string("creating dataset '") + name + "' in", path);
     return ds;
   };
   ids_ = make("ids", H5T_STD_I64LE, 1, 1);
@@ -139,19 +152,19 @@ void EmbeddingShardWriter::create_file(const WriterOptions& options) {
     emb_ = make("embeddings", H5T_IEEE_F32LE, 2, d);
   }
 
-  h5::write_string_attr(file_, "format", kEmbeddingFormat, tmp_path_);
-  h5::write_int64_attr(file_, "version", kEmbeddingVersion, tmp_path_);
-  h5::write_int64_attr(file_, "dim", meta_.dim, tmp_path_);
-  h5::write_string_attr(file_, "dtype", dtype_name(meta_.dtype), tmp_path_);
-  h5::write_string_attr(file_, "model_fingerprint", meta_.model_fingerprint, tmp_path_);
-  h5::write_string_attr(file_, "passages_fingerprint", meta_.passages_fingerprint, tmp_path_);
-  h5::write_int64_attr(file_, "shard_index", meta_.shard_index, tmp_path_);
-  h5::write_int64_attr(file_, "shard_count", meta_.shard_count, tmp_path_);
-  h5::write_int64_attr(file_, "row_begin", meta_.rows.begin, tmp_path_);
-  h5::write_int64_attr(file_, "row_end", meta_.rows.end, tmp_path_);
-  h5::write_int64_attr(file_, "rows_done", 0, tmp_path_);
-  h5::write_int64_attr(file_, "complete", 0, tmp_path_);
-  h5::check(H5Fflush(file_, H5F_SCOPE_LOCAL), "flushing", tmp_path_);
+  h5::write_string_attr(file_, "format", kEmbeddingFormat, path);
+  h5::write_int64_attr(file_, "version", kEmbeddingVersion, path);
+  h5::write_int64_attr(file_, "dim", meta_.dim, path);
+  h5::write_string_attr(file_, "dtype", dtype_name(meta_.dtype), path);
+  h5::write_string_attr(file_, "model_fingerprint", meta_.model_fingerprint, path);
+  h5::write_string_attr(file_, "passages_fingerprint", meta_.passages_fingerprint, path);
+  h5::write_int64_attr(file_, "shard_index", meta_.shard_index, path);
+  h5::write_int64_attr(file_, "shard_count", meta_.shard_count, path);
+  h5::write_int64_attr(file_, "row_begin", meta_.rows.begin, path);
+  h5::write_int64_attr(file_, "row_end", meta_.rows.end, path);
+  h5::write_int64_attr(file_, "rows_done", 0, path);
+  h5::write_int64_attr(file_, "complete", 0, path);
+  h5::check(H5Fflush(file_, H5F_SCOPE_LOCAL), "flushing", path);
 }
 
 void EmbeddingShardWriter::open_for_resume() {

@@ -4,6 +4,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ class Command {
   virtual void run(dist::Communicator& comm) = 0;
   // Options every command has (threads); set by main before run().
   dist::WorldOptions world;
+  // The options this command line gave, as given_options() reads them; set
+  // by main before run(). All ranks agree on them; trainers record them.
+  std::map<std::string, std::string> given;
 };
 
 using CommandFactory = std::function<std::unique_ptr<Command>()>;
@@ -37,6 +41,12 @@ struct CommandRegistrar {
 
 // "--n_context,--n-context": the seed's option name and its kebab-case alias.
 std::string flag(const std::string& seed_name);
+
+// The options the command line gave to `sub`: "--lr" -> "2e-3" (the seed's
+// name, whichever alias was typed; repeated values joined by ','). Options
+// left at their defaults are absent; --threads, which may differ per rank,
+// is left out.
+std::map<std::string, std::string> given_options(const CLI::App& sub);
 
 }  // namespace fid::cli
 

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/system.h"
+#include "dist/agreement.h"
 #include "dist/world.h"
 #include "model/cpu_allocator.h"
 
@@ -26,6 +27,17 @@ std::string flag(const std::string& seed_name) {
   std::replace(kebab.begin(), kebab.end(), '_', '-');
   if (kebab == seed_name) return "--" + seed_name;
   return "--" + seed_name + ",--" + kebab;
+}
+
+std::map<std::string, std::string> given_options(const CLI::App& sub) {
+  std::map<std::string, std::string> out;
+  for (const CLI::Option* opt : sub.get_options()) {
+    if (opt->count() == 0 || opt->get_name() == "--threads" || opt->get_name() == "--help") continue;
+    std::string value;
+    for (const std::string& r : opt->results()) value += (value.empty() ? "" : ",") + r;
+    out[opt->get_name()] = value;
+  }
+  return out;
 }
 
 }  // namespace fid::cli
@@ -87,6 +99,8 @@ int main(int argc, char** argv) {
       if (world.threads <= 0) world.threads = env_int_or("FID_THREADS", 0);
       world.nccl = world.nccl || nccl_requested();
       comm = cmd->distributed() ? dist::make_world(world) : dist::make_local_communicator();
+      cmd->given = cli::given_options(*sub);
+      dist::check_ranks_agree(*comm, "command-line options", cmd->given);
       if (!cmd->distributed()) dist::configure_threads(dist::threads_per_rank(1, world.threads));
       warn_if_reference_blas();
       // Freed large tensor blocks are reused instead of being mapped afresh

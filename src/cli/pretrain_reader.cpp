@@ -29,6 +29,7 @@ class PretrainReaderCommand : public Command {
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {
+    o_.loop.command_line = given;
     FID_CHECK(o_.model_path != "none", "--model_path is required (a T5 directory, e.g. from "
               "`fid init-model --arch t5`)");
     o_.precision = reader_precision(precision_);

@@ -52,6 +52,10 @@ inline void add_loop_options(CLI::App& app, train::LoopOptions& o) {
   app.add_option(flag("save_freq"), o.save_freq, "steps between checkpoints")->capture_default_str();
   app.add_option(flag("log_freq"), o.log_freq, "optimizer steps between metrics.jsonl records")
       ->capture_default_str();
+  app.add_option(flag("allow_resume_changes"), o.allowed_changes,
+                 "options a resumed run may give other values than the run it resumes (e.g. "
+                 "total_steps,lr; 'all'); without it such a rerun is refused")
+      ->delimiter(',');
 }
 
 inline void add_optim_options(CLI::App& app, train::ScheduleOptions& s, train::OptimOptions& o,
@@ -61,7 +65,18 @@ inline void add_optim_options(CLI::App& app, train::ScheduleOptions& s, train::O
   app.add_option(flag("scheduler_steps"), s.scheduler_steps,
                  "steps of the linear decay (default: total_steps)");
   app.add_option(flag("accumulation_steps"), accumulation_steps)->capture_default_str();
-  app.add_option(flag("dropout"), dropout, "dropout rate")->capture_default_str();
+  app.add_option(flag("dropout"), dropout, "dropout rate, in [0, 1)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            double p = -1;
+            try {
+              p = std::stod(v);
+            } catch (const std::exception&) {
+            }
+            return p >= 0 && p < 1 ? std::string() : "the dropout rate must be in [0, 1), got " + v;
+          },
+          "[0, 1)"))
+      ->capture_default_str();
   app.add_option(flag("lr"), o.lr, "learning rate")->capture_default_str();
   app.add_option(flag("clip"), o.clip, "gradient clipping (max norm)")->capture_default_str();
   app.add_option(flag("optim"), o.optim, "adam | adamw")

@@ -34,6 +34,7 @@ class TrainReaderCommand : public Command {
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {
+    o_.loop.command_line = given;
     o_.precision = reader_precision(precision_);
     train::train_reader(comm, o_);
   }

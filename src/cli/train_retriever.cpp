@@ -45,6 +45,7 @@ class TrainRetrieverCommand : public Command {
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {
+    o_.loop.command_line = given;
     FID_CHECK(question_maxlength_ < 0 && passage_maxlength_ < 0 && indexing_dimension_ < 0 &&
                   !no_projection_ && !no_question_mask_ && !no_passage_mask_ && !extract_cls_,
               "the retriever's architecture options (--question_maxlength, --passage_maxlength, "

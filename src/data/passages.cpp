@@ -43,6 +43,8 @@ PassageStore::PassageStore(const std::string& tsv_path, const std::string& index
     : path_(tsv_path), index_path_(index_path.empty() ? tsv_path + ".fidx" : index_path) {
   FID_CHECK(path_exists(path_), "passages file '", path_, "' does not exist (check the path)");
   index_ = PassageIndex::open(path_, index_path_, &built_);
+  FID_CHECK(index_->rows() > 0, "passages file '", path_, "' holds no passages (a header only?): "
+            "nothing could be embedded, indexed or retrieved; give a TSV with id, text, title rows");
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   FID_CHECK(fd_ >= 0, "cannot open passages file '", path_, "': ", std::strerror(errno));
 }

@@ -4,11 +4,14 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/file_table.h"
 #include "common/files.h"
 
 namespace fid::model {
@@ -184,7 +187,12 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
       out.write(static_cast<const char*>(t.data_ptr()),
                 static_cast<std::streamsize>(t.numel() * t.element_size()));
     out.flush();
-    FID_CHECK(out.good(), "writing ", tmp, " failed (disk full?)");
+    if (!out.good()) {
+      const int err = errno;
+      std::remove(tmp.c_str());
+      FID_THROW("writing '", tmp, "' failed: ", std::strerror(err != 0 ? err : EIO),
+                err == ENOSPC ? " (the disk is full: free space and run again)" : "");
+    }
   }
   fsync_path(tmp);
   rename_durable(tmp, path);
@@ -216,6 +224,9 @@ TensorMap read_torch_pickle(const std::string& path) {
 }
 
 TensorMap read_model_weights(const std::string& dir, std::string* which) {
+  // A checkpoint records its files' hashes: a damaged copy is refused here,
+  // by every subcommand that loads it, not only by a resuming trainer.
+  verify_if_checkpoint(dir);
   const std::string st = join_path(dir, "model.safetensors");
   const std::string bin = join_path(dir, "pytorch_model.bin");
   if (path_exists(st)) {

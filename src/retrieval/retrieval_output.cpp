@@ -1,5 +1,6 @@
 #include "retrieval/retrieval_output.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -16,6 +17,8 @@ namespace fid::retrieval {
 std::vector<data::Example> read_questions(const std::string& path) {
   FID_CHECK(path_exists(path), "questions file '", path, "' does not exist (--data)");
   auto qs = data::read_examples(path);
+  FID_CHECK(!qs.empty(), "questions file '", path, "' (--data) holds no questions: there is nothing to "
+            "retrieve for; give a file with at least one question");
   for (size_t i = 0; i < qs.size(); ++i) {
     if (qs[i].id.empty()) qs[i].id = std::to_string(i);
     qs[i].ctxs.clear();
@@ -93,7 +96,14 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
   for (const auto& [name, v] : extra_metrics) metrics[name] = v;
   write_json_atomic(output_path + ".metrics.json", metrics);
   log::info(line);
-  log::info("wrote ", nq, " questions with ", k, " passages each to ", output_path);
+  size_t fewest = k;
+  for (const auto& q : out) fewest = std::min(fewest, q.ctxs.size());
+  if (fewest == k) {
+    log::info("wrote ", nq, " questions with ", k, " passages each to ", output_path);
+  } else {
+    log::info("wrote ", nq, " questions with ", fewest, " to ", k, " passages each to ", output_path,
+              " (--n-docs ", k, "; fewer passages exist or matched)");
+  }
   return table;
 }
 

@@ -36,6 +36,10 @@ std::vector<std::string> split0(const std::string& s, size_t n) {
 ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& reader,
                                  const text::T5Tokenizer& tokenizer, const std::string& path,
                                  const ReaderEvalOptions& options) {
+  FID_CHECK(options.input.n_context > 0, "--n_context must be positive, got ", options.input.n_context);
+  FID_CHECK(options.batch_size > 0, "--per_gpu_batch_size must be positive, got ", options.batch_size);
+  FID_CHECK(options.max_length > 1, "--max_length must be at least 2 (the start token and one more), got ",
+            options.max_length);
   torch::NoGradGuard no_grad;
   const bool was_training = reader.t5().is_training();
   reader.t5().eval();
@@ -123,6 +127,10 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
   result.exact_match = em.mean;
   result.scored = static_cast<int64_t>(em.weight);
   result.total = dist::all_reduce_sum(comm, static_cast<int64_t>(mine.index.size()));
+  // Every rank sees the same total, so all of them stop here together.
+  FID_CHECK(result.total > 0, "--eval_data '", path, "' holds no questions",
+            options.max_examples == 0 ? " (--max_eval_examples is 0)" : "",
+            ": there is nothing to evaluate; give a file with at least one question");
 
   if (options.gather) {
     auto index = dist::gather_vectors(comm, mine.index, 0);

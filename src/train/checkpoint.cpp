@@ -2,12 +2,18 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
 
 #include "common/error.h"
+#include "common/file_table.h"
 #include "common/files.h"
 #include "common/log.h"
 
@@ -15,34 +21,55 @@ namespace fid::train {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kStateJson = "trainer_state.json";
-constexpr const char* kStateTensors = "trainer_state.pt";
+constexpr const char* kStateJson = kCheckpointStateFile;
+constexpr const char* kStateTensors = kCheckpointTensorsFile;
 
-std::string hash_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  FID_CHECK(in.good(), "cannot read checkpoint file '", path, "'");
-  std::vector<char> buf(1 << 20);
-  uint64_t h = 1469598103934665603ULL;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h = fnv1a64(buf.data(), static_cast<size_t>(in.gcount()), h);
-  }
-  char out[20];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
+// LibTorch's own file writer throws from its destructor when a write fails
+// (a full disk: std::terminate, SIGABRT). This sink never fails inside the
+// archive; it keeps the first error and reports it once the archive is done.
+void save_archive(torch::serialize::OutputArchive& archive, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  FID_CHECK(f != nullptr, "cannot create '", path, "': ", std::strerror(errno));
+  int err = 0;
+  archive.save_to([&](const void* data, size_t n) -> size_t {
+    if (err == 0 && n > 0 && std::fwrite(data, 1, n, f) != n) err = errno != 0 ? errno : EIO;
+    return n;
+  });
+  if (std::fflush(f) != 0 && err == 0) err = errno;
+  if (std::fclose(f) != 0 && err == 0) err = errno;
+  FID_CHECK(err == 0, "cannot write '", path, "': ", std::strerror(err),
+            err == ENOSPC ? " (the disk is full: free space and run the same command again; it "
+                            "resumes from the last complete checkpoint)"
+                          : "");
 }
 
-// Every regular file under `dir` except the state JSON, relative paths.
-nlohmann::json file_table(const std::string& dir) {
-  nlohmann::json table = nlohmann::json::object();
-  for (auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::string rel = fs::relative(e.path(), dir).string();
-    if (rel == kStateJson) continue;
-    table[rel] = {{"bytes", static_cast<int64_t>(e.file_size())},
-                  {"fnv64", hash_file(e.path().string())}};
+// "<tag>.tmp.<pid>" or "<tag>.old.<pid>" (a checkpoint being written or
+// replaced) whose process is gone: a writer that died (a kill, a full disk)
+// left it, and nothing else will remove it.
+bool dead_writers_leftover(const std::string& name) {
+  for (const char* mark : {".tmp.", ".old."}) {
+    const size_t at = name.rfind(mark);
+    if (at == std::string::npos) continue;
+    const std::string pid = name.substr(at + std::strlen(mark));
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    return ::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
   }
-  return table;
+  return false;
+}
+
+void remove_dead_writers_leftovers(const std::string& dir) {
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    // A ".old" whose checkpoint was never put back is the only copy: keep it.
+    if (name.find(".old.") != std::string::npos &&
+        !fs::exists(fs::path(dir) / name.substr(0, name.rfind(".old.")))) {
+      continue;
+    }
+    if (!dead_writers_leftover(name)) continue;
+    fs::remove_all(e.path(), ec);
+    log::info("removed '", e.path().string(), "', left by a checkpoint writer that died");
+  }
 }
 
 }  // namespace
@@ -73,31 +100,37 @@ std::string CheckpointManager::save(const std::string& tag, const ModelWriter& w
                                     const std::map<std::string, at::Tensor>& tensors,
                                     bool update_latest) {
   make_directories(checkpoints_dir_);
+  remove_dead_writers_leftovers(checkpoints_dir_);
   const std::string final_dir = checkpoint_path(tag);
   const std::string tmp_dir = final_dir + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
   make_directories(tmp_dir);
-
-  write_model(tmp_dir);
-  torch::serialize::OutputArchive archive;
-  if (optimizer != nullptr) {
-    torch::serialize::OutputArchive opt_archive;
-    optimizer->save(opt_archive);
-    archive.write("optimizer", opt_archive);
+  try {
+    write_model(tmp_dir);
+    torch::serialize::OutputArchive archive;
+    if (optimizer != nullptr) {
+      torch::serialize::OutputArchive opt_archive;
+      optimizer->save(opt_archive);
+      archive.write("optimizer", opt_archive);
+    }
+    for (const auto& [key, value] : tensors) archive.write(key, value, /*is_buffer=*/true);
+    save_archive(archive, join_path(tmp_dir, kStateTensors));
+    for (auto& e : fs::recursive_directory_iterator(tmp_dir)) {
+      if (e.is_regular_file()) fsync_path(e.path().string());
+    }
+    nlohmann::json full = state;
+    full["format"] = kCheckpointFormat;
+    full["version"] = kCheckpointVersion;
+    full["has_optimizer"] = optimizer != nullptr;
+    full["files"] = make_file_table(tmp_dir, {kStateJson});
+    write_json_atomic(join_path(tmp_dir, kStateJson), full);
+  } catch (...) {
+    // An incomplete checkpoint is never left behind: it would hold the space
+    // a rerun needs, and it is no checkpoint.
+    fs::remove_all(tmp_dir, ec);
+    throw;
   }
-  for (const auto& [key, value] : tensors) archive.write(key, value, /*is_buffer=*/true);
-  archive.save_to(join_path(tmp_dir, kStateTensors));
-  for (auto& e : fs::recursive_directory_iterator(tmp_dir)) {
-    if (e.is_regular_file()) fsync_path(e.path().string());
-  }
-
-  nlohmann::json full = state;
-  full["format"] = kCheckpointFormat;
-  full["version"] = kCheckpointVersion;
-  full["has_optimizer"] = optimizer != nullptr;
-  full["files"] = file_table(tmp_dir);
-  write_json_atomic(join_path(tmp_dir, kStateJson), full);
 
   // Replace an older checkpoint of the same tag (best_dev) only once the new
   // one is complete; the old one is moved aside first so a crash leaves one.
@@ -129,16 +162,7 @@ LoadedCheckpoint open_checkpoint(const std::string& dir, torch::optim::Optimizer
   FID_CHECK(state.value("version", 0) == kCheckpointVersion, "'", json_path, "' has version ",
             state.value("version", 0), ", this build reads version ", kCheckpointVersion,
             ". HINT: resume with the fid version that wrote it");
-  for (const auto& [rel, info] : state.at("files").items()) {
-    const std::string path = join_path(dir, rel);
-    FID_CHECK(path_exists(path), "checkpoint file '", path, "' is missing");
-    const int64_t bytes = file_size(path);
-    FID_CHECK(bytes == info.at("bytes").get<int64_t>(), "checkpoint file '", path, "' has ",
-              bytes, " bytes, expected ", info.at("bytes").get<int64_t>(),
-              ": it is truncated or was modified");
-    FID_CHECK(hash_file(path) == info.at("fnv64").get<std::string>(), "checkpoint file '", path,
-              "' is corrupted (content hash differs from the one recorded when it was written)");
-  }
+  verify_file_table(dir, state.at("files"));
   LoadedCheckpoint out;
   out.dir = dir;
   torch::serialize::InputArchive archive;

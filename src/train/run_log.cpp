@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/log.h"
 
 namespace fid::train {
 namespace {
@@ -120,8 +121,27 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t
 
 void TensorBoardWriter::flush() { std::fflush(file_); }
 
-RunLogger::RunLogger(const std::string& run_dir)
-    : jsonl_path_(join_path(run_dir, "metrics.jsonl")), tb_(run_dir) {}
+RunLogger::RunLogger(const std::string& run_dir, int64_t start_step)
+    : jsonl_path_(join_path(run_dir, "metrics.jsonl")), tb_(run_dir) {
+  if (!path_exists(jsonl_path_)) return;
+  std::ifstream in(jsonl_path_);
+  std::string line, kept;
+  int64_t dropped = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    // A torn last line (a kill mid-write) is dropped as well.
+    nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.value("step", INT64_MAX) <= start_step) {
+      kept += line + "\n";
+    } else {
+      ++dropped;
+    }
+  }
+  if (dropped == 0) return;
+  write_file_atomic(jsonl_path_, kept);
+  log::info("metrics.jsonl: dropped ", dropped, " records after step ", start_step,
+            " (the interrupted run's; they are logged again)");
+}
 
 void RunLogger::log(int64_t step, const std::map<std::string, double>& scalars) {
   nlohmann::json line = {{"step", step}};

@@ -30,7 +30,9 @@ class TensorBoardWriter {
 // scalar to TensorBoard. Only the rank that owns the run directory logs.
 class RunLogger {
  public:
-  explicit RunLogger(const std::string& run_dir);
+  // A run that starts (or resumes) at `start_step` first drops the records
+  // of later steps that an interrupted run left: they are logged again.
+  RunLogger(const std::string& run_dir, int64_t start_step);
   void log(int64_t step, const std::map<std::string, double>& scalars);
 
  private:

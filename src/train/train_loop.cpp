@@ -2,12 +2,15 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <memory>
 
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "dist/agreement.h"
 #include "dist/collectives.h"
 #include "dist/grad_reducer.h"
 #include "train/checkpoint.h"
@@ -29,7 +32,41 @@ void validate(const LoopOptions& o) {
             "--save_freq and --eval_freq must be multiples of --accumulation_steps");
 }
 
+// "--warmup-steps", "warmup_steps" -> "warmup_steps".
+std::string seed_name(std::string name) {
+  name.erase(0, name.find_first_not_of('-'));
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
 }  // namespace
+
+const char* const kResumeFreeOptions[] = {"name",      "checkpoint_dir",  "eval_freq",
+                                          "save_freq", "log_freq",        "eval_data",
+                                          "eval_print_freq", "max_eval_examples",
+                                          "allow_resume_changes", nullptr};
+
+void check_resume_options(const std::map<std::string, std::string>& recorded,
+                          const std::map<std::string, std::string>& current,
+                          const std::vector<std::string>& allowed_changes, const std::string& checkpoint) {
+  std::set<std::string> free;
+  for (const char* const* f = kResumeFreeOptions; *f != nullptr; ++f) free.insert(*f);
+  for (const std::string& a : allowed_changes) {
+    if (seed_name(a) == "all") return;
+    free.insert(seed_name(a));
+  }
+  auto kept = [&](const std::map<std::string, std::string>& m) {
+    std::map<std::string, std::string> out;
+    for (const auto& [k, v] : m)
+      if (!free.count(seed_name(k))) out["--" + seed_name(k)] = v;
+    return out;
+  };
+  const std::string diff = dist::map_differences(kept(recorded), kept(current), "was", "now");
+  FID_CHECK(diff.empty(), "this run resumes '", checkpoint, "' with other options than it was started with:",
+            diff, "\nHINT: rerun with the recorded options, give another --name for a new run, or "
+                  "list the options you mean to change in --allow_resume_changes (e.g. "
+                  "--allow_resume_changes total_steps,lr; 'all' for any)");
+}
 
 StartPoint start_point(dist::Communicator& comm, const LoopOptions& options,
                        const std::string& model_path) {
@@ -60,6 +97,13 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
     LoadedCheckpoint ck = open_checkpoint(start.model_dir, optimizer.get());
     step = ck.state.at("step").get<int64_t>();
     best = ck.state.value("best_eval_metric", best);
+    if (ck.state.contains("command_line")) {
+      check_resume_options(ck.state.at("command_line").get<std::map<std::string, std::string>>(),
+                           o.command_line, o.allowed_changes, start.model_dir);
+    } else {
+      log::warn("'", start.model_dir, "' records no command line (written by an older fid): "
+                "the options of this run are not compared with the interrupted one's");
+    }
     const int saved_world = ck.state.value("world_size", world);
     auto it = ck.tensors.find("rng_rank" + std::to_string(rank));
     if (saved_world == world && it != ck.tensors.end()) {
@@ -78,7 +122,7 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
   log::info(o.name, ": ", task.num_examples(), " examples, ", world, " ranks x batch ",
             o.per_gpu_batch_size, ", ", order.batches_per_epoch(), " steps per epoch");
   std::unique_ptr<RunLogger> run_log;
-  if (rank == 0) run_log = std::make_unique<RunLogger>(ckpt.run_dir());
+  if (rank == 0) run_log = std::make_unique<RunLogger>(ckpt.run_dir(), step);
 
   auto save = [&](const std::string& tag) {
     // Every rank's RNG goes into the checkpoint: resuming restores each one.
@@ -87,7 +131,8 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       std::map<std::string, at::Tensor> tensors;
       for (int r = 0; r < world; ++r) tensors["rng_rank" + std::to_string(r)] = states[r].clone();
       nlohmann::json st = {{"step", step}, {"best_eval_metric", best}, {"world_size", world},
-                           {"per_gpu_batch_size", o.per_gpu_batch_size}, {"seed", o.seed}};
+                           {"per_gpu_batch_size", o.per_gpu_batch_size}, {"seed", o.seed},
+                           {"command_line", o.command_line}};
       ckpt.save(tag, [&](const std::string& dir) { task.save_model(dir); }, optimizer.get(), st,
                 tensors, /*update_latest=*/true);
       log::info("saved checkpoint ", tag, " at step ", step);

@@ -36,7 +36,22 @@ struct LoopOptions {
   int64_t log_freq = 1;  // optimizer steps between metrics.jsonl records
   ScheduleOptions schedule;
   OptimOptions optim;
+  // The options the command line gave ("--lr" -> "2e-3"). Checkpoints record
+  // them; a resumed run must give the same ones, but for those that cannot
+  // change the trajectory (kResumeFreeOptions) and those in allowed_changes
+  // (seed names without dashes, or "all").
+  std::map<std::string, std::string> command_line;
+  std::vector<std::string> allowed_changes;
 };
+
+// Options a resumed run may change freely: where and how often it reports.
+extern const char* const kResumeFreeOptions[];
+
+// Throws, listing every difference, when `recorded` (a checkpoint's
+// command_line) and `current` differ outside the free and allowed options.
+void check_resume_options(const std::map<std::string, std::string>& recorded,
+                          const std::map<std::string, std::string>& current,
+                          const std::vector<std::string>& allowed_changes, const std::string& checkpoint);
 
 // What a model contributes to the loop.
 class TrainTask {

@@ -120,5 +120,41 @@ TEST_F(EmbedFaults, TruncatedAndCorruptedShardsAreDetectedOnOpenNamingTheFile) {
   read_rows(manifest);
 }
 
+// A disk too small for the shards: creating them fails with a clean error
+// naming the file, no shard without its header is left (it used to be, and
+// the rerun refused it as "no attribute 'format'"), and once there is room
+// the same command writes the same rows.
+TEST_F(EmbedFaults, FullDiskAtShardCreationIsACleanErrorAndTheRerunStartsOver) {
+  const std::string why = cannot_mount_tmpfs();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const EmbedWorkspace& ws = *ws_;
+  ws.embed(2, "roomy/");
+  const std::string small = ws.file("small");
+  make_directories(small);
+  std::string cmd = ws.command(2, "small/emb/", "");
+  const std::string script =
+      "mount -t tmpfs -o size=4k tmpfs " + small + " || exit 99; " + cmd + " > " + ws.file("small1.log") +
+      " 2>&1; echo $? > " + ws.file("small1.rc") + "; ls -a " + small + "/emb > " + ws.file("small1.ls") +
+      " 2>&1; mount -o remount,size=16m " + small + " || exit 98; " + cmd + " > " + ws.file("small2.log") +
+      " 2>&1; echo $? > " + ws.file("small2.rc") + "; mkdir -p " + ws.file("copied") + " && cp -r " + small +
+      "/emb " + ws.file("copied") + "/; true";
+  std::string out;
+  ASSERT_EQ(run_command("timeout 300 " + in_private_mounts(script), &out), 0) << out;
+  const std::string log1 = read_file(ws.file("small1.log"));
+  EXPECT_NE(read_file(ws.file("small1.rc")), "0\n") << log1;
+  expect_has(log1, "No space left on device");
+  expect_has(log1, small + "/emb/");
+  const std::string ls1 = read_file(ws.file("small1.ls"));
+  // A rank whose shard got its header may leave a .tmp (resumable); none
+  // leaves a shard without one (.tmp.new) or one that looks complete (.h5).
+  EXPECT_EQ(ls1.find(".new"), std::string::npos) << ls1;
+  EXPECT_EQ(ls1.find(".h5\n"), std::string::npos) << ls1;
+  EXPECT_EQ(read_file(ws.file("small2.rc")), "0\n") << read_file(ws.file("small2.log"));
+  EmbeddedRows a = read_rows(ws.file("roomy/manifest.json"));
+  EmbeddedRows b = read_rows(ws.file("copied/emb/manifest.json"));
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.vectors, b.vectors);
+}
+
 }  // namespace
 }  // namespace fid::testing

@@ -137,5 +137,32 @@ TEST(RetrieveCli, RetrieverOfAnotherDimensionIsRefused) {
   EXPECT_FALSE(path_exists(w.path("ret8.json")));
 }
 
+// Nothing to do is an error, not an empty success: an empty question file
+// and a passages file with a header only are refused, naming the file; with
+// more --n-docs than passages the log says how many each question got.
+TEST(RetrieveCli, NothingToRetrieveIsRefusedNamingTheFile) {
+  RetrieveWorkspace& w = workspace();
+  write_text(w.path("empty.json"), "[]");
+  std::string out;
+  std::string args = "retrieve --model_path " + w.retriever() + " --passages " + w.passages() +
+                     " --data " + w.path("empty.json") + " --passages_embeddings " + w.manifest() +
+                     " --output_path " + w.path("empty_out.json");
+  EXPECT_NE(w.fid(2, args, &out), 0) << out;
+  EXPECT_NE(out.find(w.path("empty.json") + "' (--data) holds no questions"), std::string::npos) << out;
+  EXPECT_FALSE(path_exists(w.path("empty_out.json")));
+
+  write_text(w.path("header.tsv"), "id\ttext\ttitle\n");
+  EXPECT_NE(w.fid(2, "embed-passages --model_path " + w.retriever() + " --passages " + w.path("header.tsv") +
+                         " --output_path " + w.path("header_emb"),
+                  &out),
+            0);
+  EXPECT_NE(out.find(w.path("header.tsv") + "' holds no passages"), std::string::npos) << out;
+  EXPECT_FALSE(path_exists(w.path("header_emb/manifest.json")));
+
+  out = w.fid_ok(1, retrieve_args("all.json", "--n-docs 1000"));
+  const std::string said = "with " + std::to_string(w.num_passages()) + " to 1000 passages each";
+  EXPECT_NE(out.find(said), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace fid::testing

@@ -31,6 +31,22 @@ std::string mpi_launch(int np) {
   return np > 1 ? std::string(FID_MPIEXEC) + " -n " + std::to_string(np) + " --oversubscribe " : "";
 }
 
+std::string mpi_launch_each(const std::vector<std::string>& rank_commands) {
+  std::string cmd = std::string(FID_MPIEXEC) + " --oversubscribe";
+  for (size_t r = 0; r < rank_commands.size(); ++r) cmd += (r ? " : -n 1 " : " -n 1 ") + rank_commands[r];
+  return cmd;
+}
+
+std::string in_private_mounts(const std::string& script) {
+  return "unshare --mount sh -c '" + script + "'";
+}
+
+std::string cannot_mount_tmpfs() {
+  std::string out;
+  const int rc = run_command(in_private_mounts("mount -t tmpfs -o size=64k tmpfs /mnt && umount /mnt"), &out);
+  return rc == 0 ? "" : "cannot mount a tmpfs in a private mount namespace: " + out;
+}
+
 std::string slow_io_env(int ms) {
   return "LD_PRELOAD=" + std::string(FID_SLOW_IO_LIB) + " FID_TEST_SLOW_IO_MS=" + std::to_string(ms) + " ";
 }

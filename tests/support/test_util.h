@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace fid::testing {
 
@@ -15,9 +16,20 @@ std::string fid_binary();
 // "<mpiexec> -n np --oversubscribe " when np > 1, else "": put before a
 // command to run it on np ranks of this machine.
 std::string mpi_launch(int np);
+// "<mpiexec> --oversubscribe -n 1 <c0> : -n 1 <c1> ...": one rank per
+// command (MPMD), for ranks started with different command lines.
+std::string mpi_launch_each(const std::vector<std::string>& rank_commands);
 // "LD_PRELOAD=<slow_io> FID_TEST_SLOW_IO_MS=ms ": put before a command so
 // that each rename() and H5Fflush() of its processes waits ms first.
 std::string slow_io_env(int ms);
+
+// "unshare --mount sh -c '<script>'": the script runs in a private mount
+// namespace, where it may mount a small tmpfs (a disk that fills up) that
+// vanishes with it. The script must not contain single quotes.
+std::string in_private_mounts(const std::string& script);
+// Why a test cannot mount a tmpfs here ("" when it can): it needs root's
+// CAP_SYS_ADMIN, as CI and the development machines have.
+std::string cannot_mount_tmpfs();
 
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "common/files.h"
 #include "support/test_util.h"
@@ -50,7 +51,7 @@ TEST(RunLog, EventFileRecordsAreFramedAndScalarsPresent) {
 
 TEST(RunLog, MetricsJsonlHasOneLinePerLog) {
   testing::TempDir dir;
-  RunLogger log(dir.path());
+  RunLogger log(dir.path(), 0);
   log.log(1, {{"loss", 2.5}, {"lr", 1e-4}});
   log.log(2, {{"loss", 2.0}});
   std::ifstream in(dir.file("metrics.jsonl"));
@@ -60,6 +61,29 @@ TEST(RunLog, MetricsJsonlHasOneLinePerLog) {
   EXPECT_FALSE(std::getline(in, l3));
   EXPECT_EQ(l1, R"({"loss":2.5,"lr":0.0001,"step":1})");
   EXPECT_EQ(l2, R"({"loss":2.0,"step":2})");
+}
+
+// A run resumed from its step-2 checkpoint logs steps 3 and 4 again: the
+// records the interrupted run wrote after step 2 (and a line torn by the
+// kill) are dropped first, so each step appears once.
+TEST(RunLog, ResumedRunDropsTheRecordsAfterItsCheckpoint) {
+  testing::TempDir dir;
+  {
+    RunLogger log(dir.path(), 0);
+    for (int64_t s = 1; s <= 4; ++s) log.log(s, {{"loss", 1.0 / static_cast<double>(s)}});
+  }
+  std::ofstream(dir.file("metrics.jsonl"), std::ios::app) << R"({"loss":0.1,"st)";
+  {
+    RunLogger log(dir.path(), 2);
+    log.log(3, {{"loss", 0.5}});
+  }
+  std::ifstream in(dir.file("metrics.jsonl"));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], R"({"loss":1.0,"step":1})");
+  EXPECT_EQ(lines[1], R"({"loss":0.5,"step":2})");
+  EXPECT_EQ(lines[2], R"({"loss":0.5,"step":3})");
 }
 
 }  // namespace

@@ -1,0 +1,132 @@
+// test-reader and train-reader refuse what would run on nothing or with an
+// impossible setting, naming the flag or the file, instead of exiting 0 with
+// zero passages, an empty question file or an out-of-range dropout; a
+// damaged checkpoint is refused by every command that loads it; a disk that
+// fills up while a checkpoint is written gives a clean error, leaves nothing
+// half-written, and the rerun resumes to the uninterrupted run's weights.
+#include <gtest/gtest.h>
+
+#include "common/files.h"
+#include "model/safetensors.h"
+#include "reader_workspace.h"
+
+namespace fid::testing {
+namespace {
+
+ReaderWorkspace& workspace() {
+  static ReaderWorkspace ws;
+  return ws;
+}
+
+// Fails unless `command` exits non-zero with `message` in its output.
+void expect_refused(const std::string& command, const std::string& message) {
+  std::string out;
+  EXPECT_NE(run_command("timeout 120 " + command, &out), 0) << command << "\n" << out;
+  EXPECT_NE(out.find(message), std::string::npos) << command << "\n" << out;
+}
+
+TEST(ReaderFaults, TestReaderOnNothingIsRefusedNamingTheFlagOrFile) {
+  auto& ws = workspace();
+  const std::string model = " --model_path " + ws.path("t5");
+  // train_command's defaults evaluate 2 passages; these replace them.
+  auto test = [&](const std::string& extra) {
+    return mpi_launch(2) + fid_binary() + " test-reader --threads 1 --checkpoint_dir " + ws.path("ck") +
+           " --name refuse --text_maxlength 48" + model + " " + extra;
+  };
+  const std::string dev = " --eval_data " + ws.path("dev.jsonl");
+  expect_refused(test(dev + " --n_context 0"), "--n_context must be positive, got 0");
+  expect_refused(test(dev + " --n_context -1"), "--n_context must be positive, got -1");
+  expect_refused(test(dev + " --n_context 2 --per_gpu_batch_size 0"), "--per_gpu_batch_size must be positive, got 0");
+  expect_refused(test(dev + " --n_context 2 --per_gpu_batch_size -3"), "--per_gpu_batch_size must be positive, got -3");
+  write_text(ws.path("empty.jsonl"), "");
+  expect_refused(test("--n_context 2 --eval_data " + ws.path("empty.jsonl")),
+                 "--eval_data '" + ws.path("empty.jsonl") + "' holds no questions");
+  EXPECT_FALSE(path_exists(ws.path("ck/refuse/eval_metrics.json")));
+  // The same file with its questions evaluates (the refusals above are not
+  // a model or flag problem).
+  ws.run_ok(test(dev + " --n_context 2"));
+  EXPECT_TRUE(path_exists(ws.path("ck/refuse/eval_metrics.json")));
+}
+
+TEST(ReaderFaults, DropoutOutOfRangeIsNamedByItsFlag) {
+  auto& ws = workspace();
+  expect_refused(ws.train_command(1, "dropout", "--total_steps 1 --dropout 1.5"),
+                 "--dropout: the dropout rate must be in [0, 1), got 1.5");
+  expect_refused(ws.train_command(1, "dropout", "--total_steps 1 --dropout 1"), "got 1");
+  EXPECT_FALSE(path_exists(ws.path("ck/dropout")));
+}
+
+// "ck/<run>/checkpoint/<tag>" of the workspace.
+std::string checkpoint(const std::string& run, const std::string& tag) {
+  return workspace().path("ck/" + run + "/checkpoint/" + tag);
+}
+
+bool same_weights(const std::string& a, const std::string& b) {
+  auto wa = model::read_safetensors(a), wb = model::read_safetensors(b);
+  if (wa.size() != wb.size()) return false;
+  for (const auto& [k, t] : wa)
+    if (!wb.count(k) || !t.equal(wb.at(k))) return false;
+  return true;
+}
+
+// The checkpoint's hashes (trainer_state.json) are checked by test-reader
+// too, not only by a resuming trainer.
+TEST(ReaderFaults, DamagedCheckpointIsRefusedByTestReader) {
+  auto& ws = workspace();
+  ws.run_ok(ws.train_command(1, "flipped", "--total_steps 2 --save_freq 2 --eval_freq 1000"));
+  const std::string dir = checkpoint("flipped", "step-2");
+  ws.run_ok(ws.test_command(1, "flipped-ok", "--model_path " + dir));
+  std::string bytes = read_file(dir + "/model.safetensors");
+  bytes[bytes.size() - 5] ^= 0x04;
+  write_text(dir + "/model.safetensors", bytes);
+  expect_refused(ws.test_command(2, "flipped-eval", "--model_path " + dir),
+                 "checkpoint file '" + dir + "/model.safetensors' is corrupted");
+}
+
+TEST(ReaderFaults, FullDiskWhileCheckpointingIsACleanErrorAndTheRerunResumes) {
+  const std::string why = cannot_mount_tmpfs();
+  if (!why.empty()) GTEST_SKIP() << why;
+  auto& ws = workspace();
+  const std::string opts = "--total_steps 6 --save_freq 2 --eval_freq 1000 --per_gpu_batch_size 1 --seed 3";
+  ws.run_ok(ws.train_command(1, "roomy", opts));
+  // A disk with room for the step-2 checkpoint and the step-4 weights, but
+  // not for the step-4 optimizer state (tmpfs counts whole pages).
+  auto pages = [](int64_t bytes) { return (bytes + 4095) / 4096; };
+  const int64_t m = pages(file_size(checkpoint("roomy", "step-2") + "/model.safetensors"));
+  const int64_t t = pages(file_size(checkpoint("roomy", "step-2") + "/trainer_state.pt"));
+  ASSERT_GT(t, 24) << "the optimizer state is too small for this test's page arithmetic";
+  const int64_t kb = 4 * (2 * m + t + t / 2 + 8);
+  const std::string small = ws.path("small");
+  make_directories(small);
+  std::string cmd = ws.train_command(1, "full", opts);
+  const std::string ck = " --checkpoint_dir " + ws.path("ck");
+  cmd.replace(cmd.find(ck), ck.size(), " --checkpoint_dir " + small);
+  const std::string ckdir = small + "/full/checkpoint";
+  const std::string script =
+      "mount -t tmpfs -o size=" + std::to_string(kb) + "k tmpfs " + small + " || exit 99; " +
+      cmd + " > " + ws.path("full1.log") + " 2>&1; echo $? > " + ws.path("full1.rc") + "; " +
+      "ls -a " + ckdir + " > " + ws.path("full1.ls") + "; " +
+      "mount -o remount,size=64m " + small + " || exit 98; " +
+      cmd + " > " + ws.path("full2.log") + " 2>&1; echo $? > " + ws.path("full2.rc") + "; " +
+      "ls -a " + ckdir + " > " + ws.path("full2.ls") + "; " +
+      "cp " + ckdir + "/step-6/model.safetensors " + ws.path("full-step6.safetensors") + "; true";
+  std::string out;
+  ASSERT_EQ(run_command("timeout 300 " + in_private_mounts(script), &out), 0) << out;
+
+  const std::string log1 = read_file(ws.path("full1.log"));
+  EXPECT_EQ(read_file(ws.path("full1.rc")), "1\n") << "not a clean error exit:\n" << log1;
+  EXPECT_NE(log1.find("No space left on device"), std::string::npos) << log1;
+  EXPECT_NE(log1.find(small), std::string::npos) << "the error names no file:\n" << log1;
+  const std::string ls1 = read_file(ws.path("full1.ls"));
+  EXPECT_NE(ls1.find("step-2"), std::string::npos) << ls1;
+  EXPECT_EQ(ls1.find("step-4"), std::string::npos) << "a half-written checkpoint was left:\n" << ls1;
+
+  const std::string log2 = read_file(ws.path("full2.log"));
+  EXPECT_EQ(read_file(ws.path("full2.rc")), "0\n") << log2;
+  EXPECT_NE(log2.find("resuming"), std::string::npos) << log2;
+  EXPECT_EQ(read_file(ws.path("full2.ls")).find(".tmp."), std::string::npos) << read_file(ws.path("full2.ls"));
+  EXPECT_TRUE(same_weights(ws.path("full-step6.safetensors"), checkpoint("roomy", "step-6") + "/model.safetensors"));
+}
+
+}  // namespace
+}  // namespace fid::testing
