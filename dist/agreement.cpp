@@ -75,4 +75,20 @@ void check_ranks_agree(Communicator& comm, const std::string& what,
             rank, ":", map_differences(root, theirs, "rank 0", "rank " + std::to_string(rank)));
 }
 
+std::unique_ptr<RunLock> take_run_lock(Communicator& comm, const std::string& dir, const std::string& what,
+                                       const std::string& part) {
+  std::unique_ptr<RunLock> lock;
+  std::string error;
+  if (comm.rank() == 0) {
+    try {
+      lock = std::make_unique<RunLock>(dir, what, part);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  comm.broadcast_bytes(error, 0);
+  if (!error.empty()) throw Error(error);
+  return lock;
+}
+
 }  // namespace fid::dist

@@ -6,6 +6,7 @@
 #include "common/progress.h"
 #include "common/system.h"
 #include "data/passages.h"
+#include "dist/agreement.h"
 #include "dist/collectives.h"
 #include "runtime/loaded_retriever.h"
 #include "runtime/passage_embedder.h"
@@ -133,6 +134,10 @@ void run_embed_job(dist::Communicator& comm, EmbedJobOptions o) {
       sharding::assign_work(store.size(), o.shard_id, o.num_shards, comm.rank(), comm.size());
   const std::string prefix = shard_prefix(o.output);
   make_directories(parent_path(prefix));
+  // One job per output (per element of an array job, which share it): a
+  // second one would resume the first one's unfinished shards under it.
+  const auto lock = dist::take_run_lock(comm, parent_path(prefix), "--output_path",
+                                        o.num_shards > 1 ? "element" + std::to_string(o.shard_id) : "");
   const std::string file = sharding::shard_file_name(prefix, work.shard_index);
 
   runtime::LoadedRetriever retriever(o.model_path);

@@ -80,6 +80,11 @@ class ReaderTask : public TrainTask {
 
 void train_reader(dist::Communicator& comm, const ReaderTrainOptions& o) {
   check_training_inputs(o.train_data, o.eval_data, o.input.n_context);
+  // Every example read once before the first step: a malformed one, or a
+  // training example without `target` or `answers`, fails the run here.
+  check_every_example(comm, o.train_data, data::ReaderOptions{},
+                      [](const data::Example& ex) { runtime::training_target(ex, 0); });
+  check_every_example(comm, o.eval_data, data::ReaderOptions{}, [](const data::Example&) {});
   StartPoint start = start_point(comm, o.loop, o.model_path);
   ReaderTask task(o, start.model_dir, o.loop.accumulation_steps);
   run_training(comm, task, o.loop, start);

@@ -207,12 +207,11 @@ class RetrieverTask : public TrainTask {
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& o) {
   check_training_inputs(o.train_data, o.eval_data, o.n_context);
-  // A file of the wrong kind is refused before any model is loaded.
+  // A file of the wrong kind, or a malformed example anywhere in it, is
+  // refused before any model is loaded.
   for (const std::string& path : {o.train_data, o.eval_data}) {
-    if (path.empty() || path == "none") continue;
-    data::ExampleReader in(path, data::ReaderOptions{});
-    data::Example first;
-    if (in.next(first)) check_distillation_targets(first, o.n_context, path);
+    check_every_example(comm, path, data::ReaderOptions{},
+                        [&](const data::Example& ex) { check_distillation_targets(ex, o.n_context, path); });
   }
   StartPoint start = start_point(comm, o.loop, o.model_path);
   RetrieverTask task(o, start.model_dir, start.resume);

@@ -13,6 +13,7 @@
 #include "dist/agreement.h"
 #include "dist/collectives.h"
 #include "dist/grad_reducer.h"
+#include "data/example_reader.h"
 #include "train/checkpoint.h"
 #include "train/data_order.h"
 #include "train/run_log.h"
@@ -85,6 +86,8 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
   const int rank = comm.rank();
   const int world = comm.size();
   CheckpointManager ckpt(o.checkpoint_dir, o.name);
+  // One job per run: a second one would write the same checkpoints.
+  const auto lock = dist::take_run_lock(comm, ckpt.run_dir(), "the run directory (--checkpoint_dir/--name)");
   std::vector<at::Tensor> params = task.module().parameters();
   auto optimizer = make_optimizer(o.optim, params);
   LrSchedule schedule(o.schedule);
@@ -209,6 +212,17 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
     if (step % o.eval_freq == 0 || step % o.save_freq == 0) t0 = std::chrono::steady_clock::now();
   }
   if (o.schedule.total_steps % o.save_freq != 0) save("step-" + std::to_string(step));
+}
+
+void check_every_example(dist::Communicator& comm, const std::string& path, const data::ReaderOptions& options,
+                         const std::function<void(const data::Example&)>& check) {
+  if (path.empty() || path == "none") return;
+  data::ReaderOptions mine = options;
+  mine.shard_rank = comm.rank();
+  mine.shard_world = comm.size();
+  data::ExampleReader in(path, mine);
+  data::Example ex;
+  while (in.next(ex)) check(ex);
 }
 
 void check_training_inputs(const std::string& train_data, const std::string& eval_data,

@@ -14,11 +14,13 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 #include <torch/nn/module.h>
 
+#include "data/example.h"
 #include "dist/communicator.h"
 #include "train/optim.h"
 #include "train/schedule.h"
@@ -84,6 +86,14 @@ StartPoint start_point(dist::Communicator& comm, const LoopOptions& options,
 
 void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& options,
                   const StartPoint& start);
+
+// Reads every example of `path` that this rank owns (i % W == r) before the
+// first step, with `check` for the trainer's own requirements: a malformed
+// example fails the run at start-up, naming the file and the example,
+// instead of at the step that reaches it (or, in --eval_data, after all the
+// training). A rank that finds one throws; the job is aborted.
+void check_every_example(dist::Communicator& comm, const std::string& path, const data::ReaderOptions& options,
+                         const std::function<void(const data::Example&)>& check);
 
 // --train_data must exist; --eval_data, when given, too. --n_context > 0.
 void check_training_inputs(const std::string& train_data, const std::string& eval_data,

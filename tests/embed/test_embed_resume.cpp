@@ -115,9 +115,10 @@ TEST(EmbedResume, FullDiskFailsNamingTheFileAndTheRerunResumes) {
   ws.embed(1, "clean/", kOpts);
   make_directories(ws.file("full"));
   const std::string embed = ws.command(1, "small/", kOpts);
-  // A 16 KiB tmpfs in a private mount namespace gives a real ENOSPC; where
+  // A 20 KiB tmpfs (a page for the job's lock, the rest for the shard's
+  // header and a few rows) in a private mount namespace gives a real ENOSPC; where
   // mounting is not allowed, a file size limit fails the writes (EFBIG) instead.
-  std::string script = "mkdir -p " + ws.file("small") + " && mount -t tmpfs -o size=16k tmpfs " +
+  std::string script = "mkdir -p " + ws.file("small") + " && mount -t tmpfs -o size=20k tmpfs " +
                        ws.file("small") + " && { " + embed + "; rc=$?; cp " + ws.file("small") +
                        "/*.tmp " + ws.file("full") + "/; exit $rc; }";
   std::string log;
@@ -142,6 +143,45 @@ TEST(EmbedResume, FullDiskFailsNamingTheFileAndTheRerunResumes) {
   EXPECT_GE(resumed_at(log), 0) << log;
   expect_same_rows(read_rows(ws.file("clean/manifest.json")), read_rows(ws.file("full/manifest.json")),
                    n, 1e-5);
+}
+
+// Two jobs on one output, with HDF5's file locks off as on NFS and Lustre:
+// the second is refused naming the live job (it used to call the live .tmp
+// damaged, or silently resume it and kill the first job), the first
+// finishes with the rows of an undisturbed run; the lock of a job that died
+// is taken over, and the log says so.
+TEST(EmbedResume, ASecondJobOnALiveOutputIsRefusedAndAStaleLockIsTakenOver) {
+  EmbedWorkspace ws(240, {"ret"});
+  const int64_t n = data::PassageStore(ws.passages()).size();
+  ws.embed(2, "ref/", kOpts);
+  const std::string nfs = "HDF5_USE_FILE_LOCKING=FALSE ";
+  {
+    // Slow enough (0.6 s per flush) to outlast the second job's start-up
+    // and the 3 s a lock holder gets to finish ending.
+    Background live(nfs + "FID_LOG_LEVEL=debug " + slow_io_env(600) +
+                        ws.command(2, "live/", std::string(kOpts) + " --window-batches 2"),
+                    ws.file("live.log"));
+    ASSERT_TRUE(live.wait_for_log(" durable", 60)) << live.log();
+    std::string out;
+    EXPECT_NE(run_command(nfs + "timeout 120 " + ws.command(2, "live/", kOpts), &out), 0) << out;
+    EXPECT_NE(out.find("--output_path '" + ws.file("live") + "' is in use by another job"), std::string::npos)
+        << out;
+    EXPECT_EQ(out.find("damaged"), std::string::npos) << out;
+    EXPECT_FALSE(live.exited(0)) << "the live job ended before the second one was refused; nothing was tested";
+    ASSERT_TRUE(live.exited(180)) << live.log();
+    EXPECT_EQ(live.status(), 0) << live.log();
+  }
+  expect_same_rows(read_rows(ws.file("ref/manifest.json")), read_rows(ws.file("live/manifest.json")), n, 1e-5);
+  EXPECT_FALSE(path_exists(ws.file("live/.fid.lock")));
+
+  char host[256] = {0};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  make_directories(ws.file("stale"));
+  write_text(ws.file("stale/.fid.lock"), std::string(host) + " 999999999 12345\n");
+  const std::string log = ws.embed(1, "stale/", kOpts);
+  EXPECT_NE(log.find("taking over '" + ws.file("stale/.fid.lock") + "'"), std::string::npos) << log;
+  expect_same_rows(read_rows(ws.file("ref/manifest.json")), read_rows(ws.file("stale/manifest.json")), n, 1e-5);
+  EXPECT_FALSE(path_exists(ws.file("stale/.fid.lock")));
 }
 
 }  // namespace

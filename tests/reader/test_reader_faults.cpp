@@ -83,6 +83,31 @@ TEST(ReaderFaults, DamagedCheckpointIsRefusedByTestReader) {
                  "checkpoint file '" + dir + "/model.safetensors' is corrupted");
 }
 
+// A malformed example at the end of --train_data or --eval_data fails the
+// run before its first step (it used to fail at the step that drew it, or
+// after all the training for --eval_data), naming the file.
+TEST(ReaderFaults, MalformedExampleFailsTheRunBeforeItsFirstStep) {
+  auto& ws = workspace();
+  const std::string bad = R"({"id": "bad", "question": "q?", "answers": ["a"], "ctxs": 5})";
+  write_text(ws.path("bad_train.jsonl"), read_file(ws.path("train.jsonl")) + bad + "\n");
+  write_text(ws.path("bad_dev.jsonl"), read_file(ws.path("dev.jsonl")) + bad + "\n");
+  std::string cmd = ws.train_command(2, "badtrain", "--total_steps 2 --save_freq 2 --eval_freq 2");
+  cmd.replace(cmd.find(ws.path("train.jsonl")), ws.path("train.jsonl").size(), ws.path("bad_train.jsonl"));
+  expect_refused(cmd, ws.path("bad_train.jsonl"));
+  EXPECT_FALSE(path_exists(ws.path("ck/badtrain/metrics.jsonl"))) << "steps ran before the check";
+  cmd = ws.train_command(2, "baddev", "--total_steps 2 --save_freq 2 --eval_freq 2 --eval_data " +
+                                          ws.path("bad_dev.jsonl"));
+  expect_refused(cmd, ws.path("bad_dev.jsonl"));
+  EXPECT_FALSE(path_exists(ws.path("ck/baddev/metrics.jsonl"))) << "steps ran before the check";
+  // A training example with neither target nor answers is found as early.
+  write_text(ws.path("noanswer.jsonl"), read_file(ws.path("train.jsonl")) +
+                                            R"({"id": "x", "question": "q?", "ctxs": [{"title": "t", "text": "u"}]})" + "\n");
+  cmd = ws.train_command(2, "noanswer", "--total_steps 2 --save_freq 2 --eval_freq 1000");
+  cmd.replace(cmd.find(ws.path("train.jsonl")), ws.path("train.jsonl").size(), ws.path("noanswer.jsonl"));
+  expect_refused(cmd, "has neither `target` nor `answers`");
+  EXPECT_FALSE(path_exists(ws.path("ck/noanswer/metrics.jsonl")));
+}
+
 TEST(ReaderFaults, FullDiskWhileCheckpointingIsACleanErrorAndTheRerunResumes) {
   const std::string why = cannot_mount_tmpfs();
   if (!why.empty()) GTEST_SKIP() << why;
