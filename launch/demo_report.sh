@@ -39,8 +39,11 @@ for ((it = 0; it <= iterations; it++)); do
 done
 setup_times=$(awk -F'\t' '$1 == "setup" { printf "%s\"%s\": %s", sep, $2, $3; sep = ", " }' \
   stage_seconds.tsv)
-printf '%s\n' "${rows[@]}" | jq -s --argjson setup "{$setup_times}" \
-  '{iterations: ., setup_seconds: $setup}' > results.json.tmp
+last_on_bm25=$(jq -n --argjson dev "$(metric runs/eval-last-bm25-dev/eval_metrics.json exact_match)" \
+  --argjson test "$(metric runs/eval-last-bm25-test/eval_metrics.json exact_match)" \
+  '{dev_em: $dev, test_em: $test}')
+printf '%s\n' "${rows[@]}" | jq -s --argjson setup "{$setup_times}" --argjson bm25 "$last_on_bm25" \
+  '{iterations: ., last_reader_on_bm25_passages: $bm25, setup_seconds: $setup}' > results.json.tmp
 mv results.json.tmp results.json
 
 fmt() { jq -r "$1 | if . == null then \"-\" else (. * 1000 | round / 1000 | tostring) end"; }
@@ -56,6 +59,8 @@ for row in "${rows[@]}"; do
   done
   printf ' %9s\n' "$(fmt '.index.bytes_per_passage' <<<"$row")"
 done
+printf '\nthe last reader on BM25'"'"'s passages (iteration 0'"'"'s): dev EM %s, test EM %s\n' \
+  "$(fmt .dev_em <<<"$last_on_bm25")" "$(fmt .test_em <<<"$last_on_bm25")"
 echo
 echo "wall time per stage (s):"
 for row in "${rows[@]}"; do

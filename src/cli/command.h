@@ -45,7 +45,7 @@ std::string flag(const std::string& seed_name);
 // The options the command line gave to `sub`: "--lr" -> "2e-3" (the seed's
 // name, whichever alias was typed; repeated values joined by ','). Options
 // left at their defaults are absent; --threads, which may differ per rank,
-// is left out.
+// and FiD's --local_rank and --main_port are left out.
 std::map<std::string, std::string> given_options(const CLI::App& sub);
 
 }  // namespace fid::cli

@@ -91,13 +91,15 @@ class RetrieverInitializer : public ModelInitializer {
   void run(const InitModelCommon& common) override {
     std::string tok;
     model::RetrieverConfig c = build_config(common, &tok);
-    if (indexing_dimension_ > 0) c.indexing_dimension = indexing_dimension_;
-    if (no_projection_) c.projection = false;
-    if (question_mask_) c.apply_question_mask = true;
-    if (passage_mask_) c.apply_passage_mask = true;
-    if (extract_cls_) c.extract_cls = true;
-    if (question_maxlength_ > 0) c.question_maxlength = question_maxlength_;
-    if (passage_maxlength_ > 0) c.passage_maxlength = passage_maxlength_;
+    model::RetrieverArch arch;
+    if (indexing_dimension_ > 0) arch.indexing_dimension = indexing_dimension_;
+    if (no_projection_) arch.projection = false;
+    if (question_mask_) arch.apply_question_mask = true;
+    if (passage_mask_) arch.apply_passage_mask = true;
+    if (extract_cls_) arch.extract_cls = true;
+    if (question_maxlength_ > 0) arch.question_maxlength = question_maxlength_;
+    if (passage_maxlength_ > 0) arch.passage_maxlength = passage_maxlength_;
+    arch.apply(c);
     FID_CHECK(c.passage_maxlength <= c.bert.max_position_embeddings, "--passage_maxlength ",
               c.passage_maxlength, " exceeds max_position_embeddings ", c.bert.max_position_embeddings);
     model::Retriever r{nullptr};

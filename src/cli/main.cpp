@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <string>
 #include <exception>
+#include <set>
 
 #include "cli/command.h"
+#include "cli/seed_compat.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/system.h"
@@ -32,7 +34,9 @@ std::string flag(const std::string& seed_name) {
 std::map<std::string, std::string> given_options(const CLI::App& sub) {
   std::map<std::string, std::string> out;
   for (const CLI::Option* opt : sub.get_options()) {
-    if (opt->count() == 0 || opt->get_name() == "--threads" || opt->get_name() == "--help") continue;
+    // Per process by nature: threads (per node), FiD's torch.distributed ones.
+    static const std::set<std::string> per_process = {"--threads", "--help", "--local_rank", "--main_port"};
+    if (opt->count() == 0 || per_process.count(opt->get_name())) continue;
     std::string value;
     for (const std::string& r : opt->results()) value += (value.empty() ? "" : ",") + r;
     out[opt->get_name()] = value;
@@ -76,11 +80,15 @@ int main(int argc, char** argv) {
     sub->add_option("--threads", cmd->world.threads,
                     "intra-op threads per rank (default: cores per node / ranks per node)");
     cmd->add_options(*sub);
+    cli::add_ignored_seed_options(*sub);
     commands.emplace_back(sub, std::move(cmd));
   }
 
   try {
-    app.parse(argc, argv);
+    // FiD's argparse takes unambiguous prefixes of option names.
+    std::vector<std::string> args = cli::expand_option_prefixes(app, argc, argv);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -100,6 +108,7 @@ int main(int argc, char** argv) {
       world.nccl = world.nccl || nccl_requested();
       comm = cmd->distributed() ? dist::make_world(world) : dist::make_local_communicator();
       cmd->given = cli::given_options(*sub);
+      if (comm->rank() == 0) cli::warn_ignored_seed_options(*sub);
       dist::check_ranks_agree(*comm, "command-line options", cmd->given);
       if (!cmd->distributed()) dist::configure_threads(dist::threads_per_rank(1, world.threads));
       warn_if_reference_blas();

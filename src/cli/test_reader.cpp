@@ -34,10 +34,19 @@ class TestReaderCommand : public Command {
         ->check(CLI::IsMember({"seed", "mass", "likelihood"}))->capture_default_str();
     add_reader_input_options(app, o_.input);
     add_precision_option(app, precision_);
+    // FiD's test_reader.py accepts these (its parser is the training one's).
+    app.add_option(flag("train_data"), ignored_.train_data, "accepted as FiD accepts it; ignored");
+    app.add_option(flag("model_size"), ignored_.model_size, "accepted as FiD accepts it; ignored");
+    app.add_flag(flag("use_checkpoint"), ignored_.use_checkpoint, "accepted as FiD accepts it; ignored");
   }
 
   void run(dist::Communicator& comm) override {
     FID_CHECK(model_path_ != "none", "--model_path is required (a FiD reader directory)");
+    if (comm.rank() == 0) {
+      for (const char* f : {"--train_data", "--model_size", "--use_checkpoint"}) {
+        if (given.count(f)) log::warn(f, ": accepted for compatibility with FiD's test_reader.py and ignored");
+      }
+    }
     o_.precision = reader_precision(precision_);
     const std::string run_dir = join_path(checkpoint_dir_, name_);
     if (comm.rank() == 0) make_directories(run_dir);
@@ -73,6 +82,10 @@ class TestReaderCommand : public Command {
   std::string eval_data_, precision_ = "fp32", score_kind_ = "seed";
   int64_t seed_ = 0;
   bool write_results_ = false, write_scores_ = false;
+  struct {
+    std::string train_data, model_size;
+    bool use_checkpoint = false;
+  } ignored_;
 };
 
 }  // namespace

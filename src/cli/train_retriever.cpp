@@ -34,24 +34,29 @@ class TrainRetrieverCommand : public Command {
                    "train only on questions whose top passage holds at least this share of "
                    "softmax(score) over the scored passages, the reader's confident ones (not in "
                    "the seed; 0 keeps every question)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-    // The model's own config holds these; the seed's options are accepted and checked.
-    app.add_option(flag("question_maxlength"), question_maxlength_);
-    app.add_option(flag("passage_maxlength"), passage_maxlength_);
-    app.add_option(flag("indexing_dimension"), indexing_dimension_);
-    app.add_flag(flag("no_projection"), no_projection_);
-    app.add_flag(flag("no_question_mask"), no_question_mask_);
-    app.add_flag(flag("no_passage_mask"), no_passage_mask_);
-    app.add_flag(flag("extract_cls"), extract_cls_);
+    // FiD's architecture options: applied to a retriever made from a BERT
+    // --model_path, checked against a retriever's config.json.
+    app.add_option(flag("question_maxlength"), question_maxlength_, "question tokens");
+    app.add_option(flag("passage_maxlength"), passage_maxlength_, "passage tokens");
+    app.add_option(flag("indexing_dimension"), indexing_dimension_, "size of the projection head");
+    app.add_flag(flag("no_projection"), no_projection_, "no projection head");
+    app.add_flag(flag("no_question_mask"), no_question_mask_, "attend to question padding too");
+    app.add_flag(flag("no_passage_mask"), no_passage_mask_, "attend to passage padding too");
+    app.add_flag(flag("extract_cls"), extract_cls_, "the first token's state instead of the mean");
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {
     o_.loop.command_line = given;
-    FID_CHECK(question_maxlength_ < 0 && passage_maxlength_ < 0 && indexing_dimension_ < 0 &&
-                  !no_projection_ && !no_question_mask_ && !no_passage_mask_ && !extract_cls_,
-              "the retriever's architecture options (--question_maxlength, --passage_maxlength, "
-              "--indexing_dimension, --no_projection, --no_question_mask, --no_passage_mask, "
-              "--extract_cls) belong to the model: give them to `fid init-model --arch bert`, "
-              "which records them in the model's config.json");
+    FID_CHECK(question_maxlength_ == -1 || question_maxlength_ > 0, "--question_maxlength must be positive");
+    FID_CHECK(passage_maxlength_ == -1 || passage_maxlength_ > 0, "--passage_maxlength must be positive");
+    FID_CHECK(indexing_dimension_ == -1 || indexing_dimension_ > 0, "--indexing_dimension must be positive");
+    if (question_maxlength_ > 0) o_.arch.question_maxlength = question_maxlength_;
+    if (passage_maxlength_ > 0) o_.arch.passage_maxlength = passage_maxlength_;
+    if (indexing_dimension_ > 0) o_.arch.indexing_dimension = indexing_dimension_;
+    if (no_projection_) o_.arch.projection = false;
+    if (no_question_mask_) o_.arch.apply_question_mask = false;
+    if (no_passage_mask_) o_.arch.apply_passage_mask = false;
+    if (extract_cls_) o_.arch.extract_cls = true;
     train::train_retriever(comm, o_);
   }
 

@@ -1,6 +1,8 @@
 // Hugging Face config.json <-> BertConfig / RetrieverConfig.
 #include "model/bert_config.h"
 
+#include <sstream>
+
 #include "common/error.h"
 #include "common/files.h"
 
@@ -175,6 +177,54 @@ void BertOverrides::apply(BertConfig& c) const {
   if (hidden_dropout_prob >= 0) c.hidden_dropout_prob = hidden_dropout_prob;
   if (attention_probs_dropout_prob >= 0) c.attention_probs_dropout_prob = attention_probs_dropout_prob;
   if (!hidden_act.empty()) c.hidden_act = hidden_act;
+}
+
+void RetrieverArch::apply(RetrieverConfig& c) const {
+  if (indexing_dimension) c.indexing_dimension = *indexing_dimension;
+  if (question_maxlength) c.question_maxlength = *question_maxlength;
+  if (passage_maxlength) c.passage_maxlength = *passage_maxlength;
+  if (projection) c.projection = *projection;
+  if (apply_question_mask) c.apply_question_mask = *apply_question_mask;
+  if (apply_passage_mask) c.apply_passage_mask = *apply_passage_mask;
+  if (extract_cls) c.extract_cls = *extract_cls;
+}
+
+std::string RetrieverArch::conflicts(const RetrieverConfig& c) const {
+  std::string out;
+  auto check = [&](const char* flag, const auto& given, const auto& recorded, const char* field) {
+    if (given && *given != recorded) {
+      std::ostringstream line;
+      line << std::boolalpha << "\n  " << flag << ": gives " << field << " = " << *given << ", the model records "
+           << recorded;
+      out += line.str();
+    }
+  };
+  check("--indexing_dimension", indexing_dimension, c.indexing_dimension, "indexing_dimension");
+  check("--question_maxlength", question_maxlength, c.question_maxlength, "question_maxlength");
+  check("--passage_maxlength", passage_maxlength, c.passage_maxlength, "passage_maxlength");
+  check("--no_projection", projection, c.projection, "projection");
+  check("--no_question_mask", apply_question_mask, c.apply_question_mask, "apply_question_mask");
+  check("--no_passage_mask", apply_passage_mask, c.apply_passage_mask, "apply_passage_mask");
+  check("--extract_cls", extract_cls, c.extract_cls, "extract_cls");
+  return out;
+}
+
+RetrieverConfig fid_retriever_defaults() {
+  RetrieverConfig c;
+  c.indexing_dimension = 768;
+  c.projection = true;
+  c.apply_question_mask = true;
+  c.apply_passage_mask = true;
+  c.extract_cls = false;
+  c.question_maxlength = 40;
+  c.passage_maxlength = 200;
+  return c;
+}
+
+bool is_retriever_directory(const std::string& dir) {
+  const std::string path = join_path(dir, "config.json");
+  FID_CHECK(path_exists(path), "model directory '", dir, "' has no config.json");
+  return read_json_file(path).contains("indexing_dimension");
 }
 
 RetrieverConfig make_retriever_config(const std::string& config_file, const BertOverrides& overrides,

@@ -3,6 +3,7 @@
 // without building a model.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -76,6 +77,29 @@ struct BertOverrides {
 // `vocab_size`, checked as a config file is.
 RetrieverConfig make_retriever_config(const std::string& config_file, const BertOverrides& overrides,
                                       int64_t vocab_size);
+
+// The retriever architecture options of FiD's train_retriever.py
+// (--indexing_dimension, --no_projection, --no_question_mask,
+// --no_passage_mask, --extract_cls, --question_maxlength,
+// --passage_maxlength), each unset unless the command line gave it.
+struct RetrieverArch {
+  std::optional<int64_t> indexing_dimension, question_maxlength, passage_maxlength;
+  std::optional<bool> projection, apply_question_mask, apply_passage_mask, extract_cls;
+  // Sets the given ones in `c`.
+  void apply(RetrieverConfig& c) const;
+  // "\n  --flag: given X, recorded Y" for each given option that differs
+  // from `c`; "" when they agree.
+  std::string conflicts(const RetrieverConfig& c) const;
+};
+
+// FiD's defaults for a retriever made from a BERT (its options.py): a 768-d
+// projection, question and passage padding masked, mean pooling, 40 and 200
+// tokens.
+RetrieverConfig fid_retriever_defaults();
+
+// True when <dir>/config.json describes a retriever (it records
+// indexing_dimension), false for a plain BERT directory.
+bool is_retriever_directory(const std::string& dir);
 
 // Reads <dir>/config.json; also records the tokenizer kind found in `dir`.
 BertConfig read_bert_config(const std::string& model_dir);

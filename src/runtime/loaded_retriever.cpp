@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/log.h"
 #include "runtime/host_tensor.h"
 #include "model/retriever_io.h"
 #include "text/fid_encoding.h"
@@ -13,6 +14,34 @@ LoadedRetriever::LoadedRetriever(const std::string& dir) : dir_(dir) {
   FID_CHECK(is_directory(dir), "retriever model directory '", dir,
             "' does not exist (`fid init-model --arch bert` creates one)");
   model_ = model::load_retriever(dir);
+  load_tokenizer();
+}
+
+LoadedRetriever::LoadedRetriever(const std::string& dir, const model::RetrieverArch& arch, uint64_t seed)
+    : dir_(dir) {
+  FID_CHECK(is_directory(dir), "model directory '", dir,
+            "' does not exist (give a retriever or a BERT directory; `fid init-model --arch bert` "
+            "creates one)");
+  if (model::is_retriever_directory(dir)) {
+    model_ = model::load_retriever(dir);
+    const std::string diff = arch.conflicts(model_->config());
+    FID_CHECK(diff.empty(), "the retriever '", dir, "' records another architecture than the options give:",
+              diff, "\nHINT: these options apply when training starts from a BERT; leave them out to "
+                    "continue this retriever as it is");
+  } else {
+    model::RetrieverConfig config = model::fid_retriever_defaults();
+    arch.apply(config);
+    model_ = model::retriever_from_bert(dir, config, seed);
+    log::info("a new retriever from the BERT in '", dir, "' (output dim ", model_->config().output_dim(),
+              ", question/passage masks ", model_->config().apply_question_mask, "/",
+              model_->config().apply_passage_mask, ", ", model_->config().question_maxlength, "/",
+              model_->config().passage_maxlength, " tokens)");
+  }
+  load_tokenizer();
+}
+
+void LoadedRetriever::load_tokenizer() {
+  const std::string& dir = dir_;
   // The kind the model's config recorded (model::detect_tokenizer_kind), so
   // that the model and its tokenizer never disagree.
   switch (model_->config().tokenizer) {

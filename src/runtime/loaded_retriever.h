@@ -25,6 +25,12 @@ struct RetrieverInputs {
 class LoadedRetriever {
  public:
   explicit LoadedRetriever(const std::string& dir);
+  // The retriever a training run starts from, as FiD's train_retriever.py
+  // makes it: `dir` itself when it is a retriever (the options in `arch`
+  // must agree with its config.json: a conflict names both values), or a
+  // new one from `dir`'s BERT weights with FiD's defaults and `arch`
+  // (initialize_wBERT), its head drawn from `seed`.
+  LoadedRetriever(const std::string& dir, const model::RetrieverArch& arch, uint64_t seed);
   model::Retriever& model() { return model_; }
   const std::string& dir() const { return dir_; }
   // "question: <q>"
@@ -40,6 +46,8 @@ class LoadedRetriever {
   // Formatted texts -> (B, L) ids and mask with this retriever's tokenizer.
   void encode_texts(const std::vector<std::string>& texts, int64_t max_length, at::Tensor& ids,
                     at::Tensor& mask) const;
+  // The tokenizer the model's config recorded (model::detect_tokenizer_kind).
+  void load_tokenizer();
   std::string dir_;
   model::Retriever model_{nullptr};
   std::optional<text::BertTokenizer> wordpiece_;

@@ -48,7 +48,7 @@ void score_question(const std::vector<int64_t>& order, int64_t n_context, std::v
 class RetrieverTask : public TrainTask {
  public:
   RetrieverTask(const RetrieverTrainOptions& o, const std::string& dir, bool resume)
-      : o_(o), r_(dir), train_(o.train_data, dataset_options(o)),
+      : o_(o), r_(dir, o.arch, o.head_seed), train_(o.train_data, dataset_options(o)),
         slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
     select_confident_questions();
     if (o.reset_projection > 0 && !resume) reset_head(o.reset_projection);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "dist/communicator.h"
+#include "model/bert_config.h"
 #include "train/train_loop.h"
 
 namespace fid::train {
@@ -33,6 +34,9 @@ struct RetrieverTrainOptions {
   // softmax(score) over the scored passages (top_score_share); 0 keeps all.
   double min_top_share = 0.0;
   uint64_t head_seed = 0;
+  // FiD's architecture options: applied when the run starts from a BERT,
+  // checked against a retriever's config otherwise.
+  model::RetrieverArch arch;
 };
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& options);

@@ -12,7 +12,7 @@ build="$(cd "$2" && pwd)"
 out="$(mktemp -d)/demo"
 trap 'rm -rf "$(dirname "$out")"' EXIT
 export FID_BUILD_DIR="$build" FID_DEMO_SKIP_SETUP=1 FID_DEMO_ITERATIONS=1 \
-  FID_DEMO_READER_STEPS=4 FID_DEMO_RETRIEVER_STEPS=4 FID_DEMO_PEOPLE=300 \
+  FID_DEMO_READER_STEPS=4 FID_DEMO_READER_MORE_STEPS=2 FID_DEMO_RETRIEVER_STEPS=4 FID_DEMO_PEOPLE=300 \
   FID_DEMO_MIN_TOP_SHARE="0 0"
 
 fail() { echo "demo_smoke: $*" >&2; exit 1; }
@@ -37,6 +37,8 @@ check_run() {
     fail "the last iteration must not train a retriever"
   jq -e '.iterations[0].stage_seconds | has("train-retriever") and has("train-reader")' \
     "$out/results.json" > /dev/null || fail "iteration 0 stage times missing"
+  jq -e '.last_reader_on_bm25_passages | (.dev_em >= 0 and .dev_em <= 1 and .test_em >= 0 and .test_em <= 1)' \
+    "$out/results.json" > /dev/null || fail "the last reader's EM on BM25 passages is missing"
   [[ $(head -c 4 "$out/results.png" | od -An -c | tr -d ' ') == *PNG* ]] || fail "results.png is not a PNG"
   [[ -f "$out/iter1/embeddings/manifest.json" ]] || fail "no embedding manifest"
 }

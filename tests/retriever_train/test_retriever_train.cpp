@@ -245,5 +245,40 @@ TEST(RetrieverTrain, MinTopShareTrainsOnTheConfidentQuestionsOnly) {
   EXPECT_NE(out.find("sharp.jsonl"), std::string::npos) << out;
 }
 
+// FiD's train_retriever.py command line: its architecture options make the
+// retriever when training starts from a BERT (FiD's defaults for what is
+// not given: projection on, both masks on), and are checked against a
+// retriever that already has an architecture: a conflict names both values.
+TEST(RetrieverTrain, ArchitectureOptionsMakeARetrieverFromABertAndAreCheckedAgainstARetriever) {
+  const Workspace& w = ws();
+  std::string c = w.cmd(1, "frombert", "--total_steps 2 --save_freq 2 --eval_freq 1000 --per_gpu_batch_size 2 "
+                                       "--indexing_dimension 8 --question_maxlength 16 --passage_maxlength 32 "
+                                       "--no_question_mask --lr 1e-4");
+  c.replace(c.find(w.path("ret")), w.path("ret").size(), fixtures_dir() + "/bert");
+  w.run_ok(c);
+  const nlohmann::json cfg = read_json_file(w.path("ck/frombert/checkpoint/step-2/config.json"));
+  EXPECT_EQ(cfg["indexing_dimension"], 8);
+  EXPECT_EQ(cfg["question_maxlength"], 16);
+  EXPECT_EQ(cfg["passage_maxlength"], 32);
+  EXPECT_EQ(cfg["apply_question_mask"], false);
+  EXPECT_EQ(cfg["apply_passage_mask"], true);  // FiD's default
+  EXPECT_EQ(cfg["projection"], true);
+  EXPECT_EQ(cfg["extract_cls"], false);
+  const nlohmann::json bert = read_json_file(fixtures_dir() + "/bert/config.json");
+  EXPECT_EQ(cfg["hidden_size"], bert["hidden_size"]);
+
+  // The workspace retriever records indexing_dimension 16 and 24/48 tokens.
+  std::string out;
+  EXPECT_NE(run_command(w.cmd(1, "conflict", "--total_steps 2 --indexing_dimension 32 --passage_maxlength 48"), &out),
+            0) << out;
+  EXPECT_NE(out.find("--indexing_dimension: gives indexing_dimension = 32, the model records 16"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("--passage_maxlength:"), std::string::npos) << "an agreeing option was reported:\n" << out;
+  EXPECT_FALSE(path_exists(w.path("ck/conflict/checkpoint")));
+  // Options that agree with the retriever's config are accepted.
+  w.run_ok(w.cmd(1, "agree", "--total_steps 2 --save_freq 2 --eval_freq 1000 --per_gpu_batch_size 2 "
+                             "--indexing_dimension 16 --question_maxlength 24 --passage_maxlength 48"));
+}
+
 }  // namespace
 }  // namespace fid::testing
