@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/log.h"
 #include "data/file_io.h"
 #include "data/diagnose.h"
 #include "data/passage_index.h"
@@ -26,6 +27,8 @@ struct Collected {
   bool numeric = true;
   TsvColumns columns;
   uint64_t data_end = 0;
+  int64_t loose_rows = 0;   // quoting only a lenient reader accepts
+  std::string first_loose;  // where the first of them is
 };
 
 std::string_view id_of(const Collected& c, size_t row) {
@@ -42,10 +45,8 @@ std::string where(const std::string& tsv, uint64_t offset, size_t row) {
 void add_row(const std::string& tsv, const TsvRow& row, uint64_t offset, const char* base,
              Collected& c, std::string& scratch) {
   const size_t r = c.offsets.size();
-  if (row.n_fields != kTsvColumns) {
-    FID_THROW(where(tsv, offset, r), ": field '", row.n_fields < kTsvColumns ? kColumnNames[row.n_fields] : "title",
-              "': the row has ", row.n_fields, " columns, expected 3 (id, text, title separated by tabs)");
-  }
+  const std::string columns = tsv_column_problem(row);
+  if (!columns.empty()) FID_THROW(where(tsv, offset, r), ": ", columns);
   if (!valid_utf8(base + row.begin, row.end - row.begin)) {
     const int cols[3] = {c.columns.id, c.columns.text, c.columns.title};
     for (int k = 0; k < kTsvColumns; ++k) {
@@ -86,10 +87,8 @@ Collected scan(const std::string& tsv) {
       continue;
     }
     const uint64_t offset = static_cast<uint64_t>(in.offset_of(row.begin));
-    if (s == TsvScan::kBadQuote) {
-      FID_THROW(where(tsv, offset, c.offsets.size()), ": a quoted field is not closed, or text "
-                "follows its closing quote (near \"", excerpt(in.buf() + row.begin, row.end - row.begin, 60),
-                "\"); quote fields as Python's csv module does");
+    if (s == TsvScan::kRow && row.loose && have_header) {
+      if (c.loose_rows++ == 0) c.first_loose = where(tsv, offset, c.offsets.size());
     }
     if (s == TsvScan::kRow) {
       if (!have_header) {
@@ -102,6 +101,10 @@ Collected scan(const std::string& tsv) {
     in.pos = row.end;
   }
   FID_CHECK(have_header, "'", tsv, "' is empty: a passages file needs the header `id\\ttext\\ttitle`");
+  if (c.loose_rows > 0) {
+    log::info("'", tsv, "': ", c.loose_rows, " rows are quoted loosely: text after a closing quote, or a quote never closed (first: ", c.first_loose,
+              "); read as Python's csv module, and so FiD and DPR, read them");
+  }
   c.data_end = static_cast<uint64_t>(in.offset_of(in.size()));
   return c;
 }

@@ -21,10 +21,8 @@ const char* kColumnNames[kTsvColumns] = {"id", "text", "title"};
 // in an error.
 template <typename Where>
 void to_passage(const TsvRow& row, const TsvColumns& cols, Passage& out, Where where) {
-  if (row.n_fields != kTsvColumns) {
-    FID_THROW(where(), ": field '", row.n_fields < kTsvColumns ? kColumnNames[row.n_fields] : "title",
-              "': the row has ", row.n_fields, " columns, expected 3 (id, text, title separated by tabs)");
-  }
+  const std::string columns = tsv_column_problem(row);
+  if (!columns.empty()) FID_THROW(where(), ": ", columns);
   const int idx[3] = {cols.id, cols.text, cols.title};
   std::string* dst[3] = {&out.id, &out.text, &out.title};
   for (int k = 0; k < kTsvColumns; ++k) {
@@ -163,9 +161,6 @@ bool PassageReader::next(Passage& out) {
       return detail::concat("'", in_.path(), "' line ", line_of_offset(in_.path(), offset),
                             " (passage row ", row_, ")");
     };
-    if (s == TsvScan::kBadQuote) {
-      FID_THROW(where(), ": a quoted field is not closed, or text follows its closing quote");
-    }
     to_passage(row, columns_, out, where);
     in_.pos = row.end;
     ++row_;

@@ -10,6 +10,8 @@ namespace fid::data {
 TsvScan scan_tsv_row(const char* data, size_t pos, size_t end, bool at_eof, TsvRow& row) {
   row.begin = pos;
   row.n_fields = 0;
+  row.loose = false;
+  row.unclosed_quote = false;
   if (pos < end && (data[pos] == '\n' || (data[pos] == '\r' && pos + 1 < end && data[pos + 1] == '\n'))) {
     row.end = pos + (data[pos] == '\n' ? 1 : 2);
     return TsvScan::kBlank;
@@ -27,8 +29,13 @@ TsvScan scan_tsv_row(const char* data, size_t pos, size_t end, bool at_eof, TsvR
       for (;;) {
         const void* q = std::memchr(data + j, '"', end - j);
         if (q == nullptr) {
+          if (!at_eof) return TsvScan::kNeedMore;
+          // Never closed: Python's reader takes the rest of the data.
+          if (row.n_fields < kTsvColumns) row.fields[row.n_fields] = std::string_view(data + i, end - i);
+          ++row.n_fields;
+          row.loose = row.unclosed_quote = true;
           row.end = end;
-          return at_eof ? TsvScan::kBadQuote : TsvScan::kNeedMore;
+          return TsvScan::kRow;
         }
         j = static_cast<size_t>(static_cast<const char*>(q) - data) + 1;
         if (j < end && data[j] == '"') {
@@ -42,8 +49,14 @@ TsvScan scan_tsv_row(const char* data, size_t pos, size_t end, bool at_eof, TsvR
       next = j;
       if (next < end && data[next] == '\r') ++next;
       if (next < end && data[next] != '\t' && data[next] != '\n') {
-        row.end = next;
-        return TsvScan::kBadQuote;
+        // Text after the closing quote: kept as it stands, up to the next
+        // tab or newline (quotes there are plain characters).
+        row.loose = true;
+        size_t k = j;
+        while (k < end && data[k] != '\t' && data[k] != '\n') ++k;
+        if (k == end && !at_eof) return TsvScan::kNeedMore;
+        field_end = next = k;
+        if (next < end && data[next] == '\n' && field_end > j && data[field_end - 1] == '\r') --field_end;
       }
       if (next == end && !at_eof) return TsvScan::kNeedMore;
       nl_valid = false;
@@ -76,16 +89,29 @@ void unquote_field(std::string_view field, std::string& out) {
     return;
   }
   out.clear();
-  std::string_view body = field.substr(1, field.size() >= 2 ? field.size() - 2 : 0);
-  for (;;) {
-    const size_t q = body.find('"');
-    if (q == std::string_view::npos) {
-      out.append(body.data(), body.size());
-      return;
+  size_t i = 1;
+  for (; i < field.size(); ++i) {
+    if (field[i] != '"') {
+      out.push_back(field[i]);
+    } else if (i + 1 < field.size() && field[i + 1] == '"') {
+      out.push_back('"');  // "" stands for one quote
+      ++i;
+    } else {
+      ++i;  // the closing quote; what follows is kept as it stands
+      break;
     }
-    out.append(body.data(), q + 1);  // one quote stands for the pair ""
-    body.remove_prefix(std::min(body.size(), q + 2));
   }
+  if (i < field.size()) out.append(field.data() + i, field.size() - i);
+}
+
+std::string tsv_column_problem(const TsvRow& row) {
+  static const char* const kNames[kTsvColumns] = {"id", "text", "title"};
+  if (row.n_fields == kTsvColumns) return "";
+  return detail::concat("field '", row.n_fields < kTsvColumns ? kNames[row.n_fields] : "title", "': the row has ",
+                        row.n_fields, " columns, expected 3 (id, text, title separated by tabs)",
+                        row.unclosed_quote ? "; a quote opened in this row is never closed, so (as Python's csv "
+                                             "module reads it) its field runs to the end of the file"
+                                           : "");
 }
 
 void append_tsv_field(std::string& out, std::string_view field) {

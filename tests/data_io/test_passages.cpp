@@ -113,6 +113,55 @@ TEST(Passages, DprQuotingAndCrlfAreRead) {
   EXPECT_EQ(store.get("3").title, "Plain");
 }
 
+// FiD and DPR read passages with Python's csv.reader(delimiter='\t'), which
+// is lenient. Each expected text below is what Python 3's csv module reads
+// from the same bytes (its documented rules for a non-strict dialect: text
+// after a closing quote is kept as it stands, quotes inside an unquoted
+// field are plain characters, "" inside a quoted field is one quote); the
+// store (index pass), its lookups and the streaming reader agree, and the
+// loose rows are counted in the log.
+TEST(Passages, LooseQuotingIsReadAsPythonsCsvModuleReadsIt) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"\"Source\" form shall mean", "Source form shall mean"},
+      {"\"a\"\"b\"", "a\"b"},
+      {"\"a\"b\"c\"", "ab\"c\""},
+      {"x\"y\"z", "x\"y\"z"},
+      {"\"tab\there\"", "tab\there"},
+      {"\"\"", ""},
+      {"\"a\" ", "a "},
+      {"\"a\"\"\" b", "a\" b"},
+  };
+  testing::TempDir dir;
+  const std::string tsv = dir.file("psgs.tsv");
+  std::string text = "id\ttext\ttitle\n";
+  for (size_t i = 0; i < cases.size(); ++i) text += std::to_string(i + 1) + "\t" + cases[i].first + "\tT\n";
+  // A quote never closed in the last field takes the rest of the file, as
+  // in Python (['9', 'x', 'open\n10\ty\tU\n']).
+  text += "9\tx\t\"open\n10\ty\tU\n";
+  testing::write_text(tsv, text);
+  ::testing::internal::CaptureStderr();
+  {
+    PassageStore store(tsv);
+    ASSERT_EQ(store.size(), static_cast<int64_t>(cases.size()) + 1);
+    for (size_t i = 0; i < cases.size(); ++i) {
+      EXPECT_EQ(store.get(std::to_string(i + 1)).text, cases[i].second) << cases[i].first;
+    }
+    EXPECT_EQ(store.get("9").title, "open\n10\ty\tU\n");
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("5 rows are quoted loosely"), std::string::npos) << log;
+  EXPECT_NE(log.find("line 2 (passage row 0)"), std::string::npos) << log;
+  PassageReader reader(tsv);
+  Passage p;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ASSERT_TRUE(reader.next(p));
+    EXPECT_EQ(p.text, cases[i].second) << cases[i].first;
+  }
+  ASSERT_TRUE(reader.next(p));
+  EXPECT_EQ(p.title, "open\n10\ty\tU\n");
+  EXPECT_FALSE(reader.next(p));
+}
+
 TEST(Passages, ColumnsMayComeInAnyOrder) {
   testing::TempDir dir;
   testing::write_text(dir.file("p.tsv"), "title\tid\ttext\nT1\tp1\tX1\n");
