@@ -58,10 +58,10 @@ class TestReaderCommand : public Command {
                                              : runtime::PassageScore::kAttention;
     o_.gather = write_results_ || write_scores_;
     runtime::ReaderEvalResult r = runtime::evaluate_reader(comm, reader, lr.tokenizer, eval_data_, o_);
-    log::info("EM ", 100.0 * r.exact_match, ", Total number of example ", r.total);
+    log::info("EM ", 100.0 * r.exact_match, ", F1 ", 100.0 * r.f1, ", Total number of example ", r.total);
     if (comm.rank() == 0) {
       write_json_atomic(join_path(run_dir, "eval_metrics.json"),
-                        {{"exact_match", r.exact_match}, {"scored", r.scored}, {"total", r.total},
+                        {{"exact_match", r.exact_match}, {"f1", r.f1}, {"scored", r.scored}, {"total", r.total},
                          {"eval_data", eval_data_}, {"model_path", model_path_},
                          {"precision", model::to_string(o_.precision)}});
       if (write_results_) {

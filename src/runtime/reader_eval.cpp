@@ -51,7 +51,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
   data::ExampleReader in(path, ro);
 
   Shard mine;
-  double em_sum = 0;
+  double em_sum = 0, f1_sum = 0;
   int64_t scored = 0;
   std::vector<data::Example> batch;
   std::vector<int64_t> batch_index;
@@ -90,6 +90,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
       std::string answer = tokenizer.decode(v, /*skip_special_tokens=*/true);
       if (!batch[k].answers.empty()) {
         em_sum += text::ems(answer, batch[k].answers) ? 1.0 : 0.0;
+        f1_sum += text::f1_score(answer, batch[k].answers);
         ++scored;
       }
       mine.index.push_back(batch_index[k]);
@@ -125,6 +126,8 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
   auto em = dist::weighted_average(comm, scored > 0 ? em_sum / static_cast<double>(scored) : 0.0,
                                    static_cast<double>(scored));
   result.exact_match = em.mean;
+  result.f1 = dist::weighted_average(comm, scored > 0 ? f1_sum / static_cast<double>(scored) : 0.0,
+                                     static_cast<double>(scored)).mean;
   result.scored = static_cast<int64_t>(em.weight);
   result.total = dist::all_reduce_sum(comm, static_cast<int64_t>(mine.index.size()));
   // Every rank sees the same total, so all of them stop here together.

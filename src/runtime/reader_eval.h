@@ -35,6 +35,7 @@ struct ReaderEvalOptions {
 
 struct ReaderEvalResult {
   double exact_match = 0;  // mean over examples with answers, every rank
+  double f1 = 0;           // SQuAD token F1, mean over the same examples
   int64_t scored = 0;      // examples with answers, all ranks
   int64_t total = 0;       // examples evaluated, all ranks
   // Rank 0 with `gather`: per example, in input order.

@@ -1,6 +1,7 @@
 #include "text/metrics.h"
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <thread>
 
@@ -75,6 +76,44 @@ bool ems(std::string_view prediction, const std::vector<std::string>& ground_tru
   for (const std::string& gt : ground_truths)
     if (normalize_answer(gt) == p) return true;
   return false;
+}
+
+double f1(std::string_view prediction, std::string_view ground_truth) {
+  auto tokens = [](const std::string& s) {
+    std::map<std::string, int64_t> counts;
+    int64_t n = 0;
+    size_t i = 0;
+    while (i < s.size()) {
+      while (i < s.size() && s[i] == ' ') ++i;
+      size_t j = i;
+      while (j < s.size() && s[j] != ' ') ++j;
+      if (j > i) {
+        ++counts[s.substr(i, j - i)];
+        ++n;
+      }
+      i = j;
+    }
+    return std::make_pair(counts, n);
+  };
+  // normalize_answer already collapsed whitespace to single spaces.
+  const auto [p, np] = tokens(normalize_answer(prediction));
+  const auto [g, ng] = tokens(normalize_answer(ground_truth));
+  int64_t same = 0;
+  for (const auto& [t, c] : p) {
+    auto it = g.find(t);
+    if (it != g.end()) same += std::min(c, it->second);
+  }
+  if (same == 0) return 0.0;
+  const double precision = static_cast<double>(same) / static_cast<double>(np);
+  const double recall = static_cast<double>(same) / static_cast<double>(ng);
+  return 2 * precision * recall / (precision + recall);
+}
+
+double f1_score(std::string_view prediction, const std::vector<std::string>& ground_truths) {
+  FID_CHECK(!ground_truths.empty(), "F1 needs at least one gold answer (the example has none)");
+  double best = 0.0;
+  for (const std::string& gt : ground_truths) best = std::max(best, f1(prediction, gt));
+  return best;
 }
 
 void simple_tokenize(std::u32string_view text, bool uncased, std::vector<std::u32string>& out) {

@@ -15,6 +15,11 @@ std::string normalize_answer(std::string_view s);
 bool exact_match(std::string_view prediction, std::string_view ground_truth);
 // Best exact match over the gold answers; throws fid::Error when there are none.
 bool ems(std::string_view prediction, const std::vector<std::string>& ground_truths);
+// SQuAD v1.1's token F1 (Atlas's `f1`): normalize_answer, split on spaces,
+// the multiset overlap; 0 when nothing overlaps. f1_score is the best over
+// the gold answers (at least one).
+double f1(std::string_view prediction, std::string_view ground_truth);
+double f1_score(std::string_view prediction, const std::vector<std::string>& ground_truths);
 
 // DPR's SimpleTokenizer: maximal runs of letters, numbers and marks
 // ([\p{L}\p{N}\p{M}]+), or any single character that is neither a separator

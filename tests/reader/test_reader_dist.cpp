@@ -15,6 +15,7 @@
 
 #include "common/files.h"
 #include "model/safetensors.h"
+#include "text/metrics.h"
 #include "reader_workspace.h"
 
 namespace fid::testing {
@@ -88,6 +89,25 @@ TEST(ReaderDist, TestReaderIdenticalOnOneAndTwoRanks) {
   auto m1 = read_json_file(r1 + "eval_metrics.json"), m2 = read_json_file(r2 + "eval_metrics.json");
   EXPECT_EQ(m1["exact_match"], m2["exact_match"]);
   EXPECT_EQ(m1["total"].get<int>(), 24);  // 15% of 160 synthetic questions
+  // F1 beside EM: the mean SQuAD F1 of the written answers, on any number of ranks.
+  {
+    std::map<std::string, std::vector<std::string>> gold;
+    std::istringstream dev(read_file(ws.path("dev.jsonl")));
+    for (std::string line; std::getline(dev, line);) {
+      auto j = nlohmann::json::parse(line);
+      gold[j["id"].get<std::string>()] = j["answers"].get<std::vector<std::string>>();
+    }
+    std::istringstream answers(read_file(r1 + "final_output.txt"));
+    double sum = 0;
+    int n = 0;
+    for (std::string line; std::getline(answers, line); ++n) {
+      const size_t tab = line.find('\t');
+      sum += text::f1_score(line.substr(tab + 1), gold.at(line.substr(0, tab)));
+    }
+    ASSERT_EQ(n, 24);
+    EXPECT_NEAR(m1["f1"].get<double>(), sum / n, 1e-12);
+    EXPECT_NEAR(m2["f1"].get<double>(), sum / n, 1e-12);
+  }
   // Scores: the same examples, in input order, holding only the n_context
   // passages the reader read (the two of three with the highest retrieval
   // score), each with the reader's score and its retrieval score kept apart.

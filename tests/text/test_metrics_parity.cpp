@@ -26,6 +26,27 @@ TEST(MetricsParity, ExactMatchCases) {
   }
 }
 
+// SQuAD v1.1 token F1 as Atlas computes it: answer_match_cases.json's
+// f1_cases (normalised tokens, per-answer overlap, precision, recall, F1,
+// the best over the answers, and EM beside it).
+TEST(MetricsParity, F1Cases) {
+  nlohmann::json all = load_fixture("answer_match_cases.json");
+  const nlohmann::json& cases = all["f1_cases"];
+  ASSERT_GT(cases.size(), 0u);
+  for (const auto& c : cases) {
+    const std::string prediction = c["prediction"].get<std::string>();
+    const auto answers = c["answers"].get<std::vector<std::string>>();
+    SCOPED_TRACE("prediction: " + prediction);
+    EXPECT_EQ(normalize_answer(prediction), c["normalized_prediction"].get<std::string>());
+    ASSERT_EQ(c["per_answer"].size(), answers.size());
+    for (size_t i = 0; i < answers.size(); ++i) {
+      EXPECT_NEAR(f1(prediction, answers[i]), c["per_answer"][i]["f1"].get<double>(), 1e-12) << answers[i];
+    }
+    EXPECT_NEAR(f1_score(prediction, answers), c["f1"].get<double>(), 1e-12);
+    EXPECT_EQ(ems(prediction, answers), c["em"].get<bool>());
+  }
+}
+
 TEST(MetricsParity, HasAnswerCases) {
   nlohmann::json cases = load_fixture("eval_has_answer_cases.json");
   ASSERT_GT(cases.size(), 0u);
