@@ -12,6 +12,7 @@
 #include "cli/seed_compat.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/stop_request.h"
 #include "common/system.h"
 #include "dist/agreement.h"
 #include "dist/world.h"
@@ -116,6 +117,13 @@ int main(int argc, char** argv) {
       // (page faults cost a FiD training step 1-2 s of system time).
       model::install_caching_cpu_allocator();
       cmd->run(*comm);
+    } catch (const Preempted& e) {
+      // Every rank stopped at the same step with the state saved: no abort.
+      // A warning, so that each rank says why it stopped.
+      log::warn(cmd->name(), ": ", e.what());
+      comm.reset();
+      dist::finalize_world();
+      return kPreemptedExit;
     } catch (const std::exception& e) {
       log::error(cmd->name(), ": ", e.what());
       // A failed rank takes the job down: peers may be waiting in a collective.

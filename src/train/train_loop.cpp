@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/stop_request.h"
 #include "dist/agreement.h"
 #include "dist/collectives.h"
 #include "dist/grad_reducer.h"
@@ -144,6 +145,9 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
   };
 
   task.module().train();
+  // SIGTERM / SIGUSR1 (a scheduler's notice) stop the run at a step boundary.
+  install_stop_handlers();
+  bool stop = false;
   double group_weight = 0;  // loss weight of the whole group, all ranks
   std::vector<double> weights(static_cast<size_t>(o.accumulation_steps));
   double loss_sum = 0;  // sum of weighted losses of this group on this rank
@@ -179,7 +183,12 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       set_learning_rate(*optimizer, o.optim.lr * schedule.factor(opt_steps));
       optimizer->step();
       clear_gradients(params);
-      const double group_loss = dist::all_reduce_sum(comm, loss_sum) / group_weight;
+      // The loss and whether any rank was asked to stop, in one collective:
+      // every rank learns of a stop request at the same step.
+      std::vector<double> sums = {loss_sum, stop_requested() ? 1.0 : 0.0};
+      comm.all_reduce_doubles(sums, dist::ReduceOp::kSum);
+      stop = sums[1] > 0;
+      const double group_loss = sums[0] / group_weight;
       interval_loss += group_loss;
       ++interval_groups;
       if (rank == 0 && (step / o.accumulation_steps) % o.log_freq == 0) {
@@ -208,6 +217,12 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       }
     }
     if (step % o.save_freq == 0) save("step-" + std::to_string(step));
+    if (stop && step < o.schedule.total_steps) {
+      if (step % o.save_freq != 0) save("step-" + std::to_string(step));
+      throw Preempted(detail::concat("stopped at step ", step, " of ", o.schedule.total_steps, " on request (",
+                                     stop_requested() ? stop_signal_name() : "a peer's signal",
+                                     "); the checkpoint is saved: run the same command to resume"));
+    }
     // Throughput counts training only, not evaluation or checkpoint writes.
     if (step % o.eval_freq == 0 || step % o.save_freq == 0) t0 = std::chrono::steady_clock::now();
   }

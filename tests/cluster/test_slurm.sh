@@ -65,6 +65,45 @@ two_ranks "$WORK/train_reader.log"
   fail "train_reader.sbatch wrote no ck/reader/checkpoint/step-2/model.safetensors"
 [[ -e "$WORK/ck/reader/checkpoint/latest" ]] || fail "train_reader.sbatch wrote no checkpoint/latest"
 
+# Preemption: the scheduler's notice (SIGUSR1 to every task, as the script's
+# --signal=USR1@600 sends it before the time limit) stops train_reader.sbatch
+# at the next step with a checkpoint and exit status 75; the script requeues
+# the job, and the requeued run resumes and ends with the weights of an
+# uninterrupted direct run.
+long="$reader_opts --total_steps 300 --save_freq 1000 --eval_freq 1000"
+# shellcheck disable=SC2086  # $long is a list of options
+run_limited 300 "$FID_MPIRUN" -n 2 -- "$FID" train-reader --train_data "$WORK/bm25-srun.json" \
+  --model_path "$in/t5" --name whole --checkpoint_dir "$WORK/ck-direct" $long >"$WORK/whole.log" 2>&1 ||
+  { cat "$WORK/whole.log"; fail "direct train-reader for the preemption reference"; }
+id=$(TRAIN_DATA="$WORK/bm25-srun.json" EVAL_DATA="$WORK/bm25-srun.json" MODEL_PATH="$in/t5" \
+  NAME=preempt CHECKPOINT_DIR="$WORK/ck" EXTRA_ARGS="$long" \
+  sbatch --parsable --chdir="$WORK" --job-name=fid-preempt --output="$WORK/preempt.log" \
+  --open-mode=append --ntasks=2 "$scripts/train_reader.sbatch") || fail "sbatch refused the preemption job"
+t0=$SECONDS
+until [[ -f "$WORK/ck/preempt/metrics.jsonl" ]] && (($(wc -l <"$WORK/ck/preempt/metrics.jsonl") >= 3)); do
+  ((SECONDS - t0 < 120)) || { cat "$WORK/preempt.log"; fail "the preemption job logged no steps in 120 s"; }
+  sleep 0.1
+done
+scancel --signal=USR1 "$id"
+while :; do
+  state=$(scontrol -o show job "$id" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
+  [[ $state == COMPLETED ]] && break
+  [[ $state =~ ^(PENDING|RUNNING|COMPLETING|CONFIGURING|REQUEUED|REQUEUE_HOLD|REQUEUE_FED)$ ]] ||
+    { cat "$WORK/preempt.log"; fail "the preempted job ended $state"; }
+  ((SECONDS - t0 < 400)) || { scancel "$id"; cat "$WORK/preempt.log"; fail "the preempted job did not finish"; }
+  sleep 0.3
+done
+restarts=$(scontrol -o show job "$id" | grep -o 'Restarts=[0-9]*' | cut -d= -f2)
+((restarts >= 1)) || { cat "$WORK/preempt.log"; fail "the preempted job was not requeued (Restarts=$restarts)"; }
+grep -q "stopped at step [0-9]* of 300 on request (SIGUSR1)" "$WORK/preempt.log" ||
+  { cat "$WORK/preempt.log"; fail "no rank said it stopped on SIGUSR1"; }
+grep -q "requeueing job $id" "$WORK/preempt.log" || { cat "$WORK/preempt.log"; fail "the script did not requeue"; }
+grep -q "resuming" "$WORK/preempt.log" || { cat "$WORK/preempt.log"; fail "the requeued run did not resume"; }
+cmp "$WORK/ck/preempt/checkpoint/step-300/model.safetensors" \
+  "$WORK/ck-direct/whole/checkpoint/step-300/model.safetensors" ||
+  fail "the preempted and requeued run's weights differ from an uninterrupted run's"
+say "preemption: stopped, requeued (Restarts=$restarts), resumed to the uninterrupted weights"
+
 # test_reader.sbatch: the reader's scores, which the retriever distils from.
 MODEL_PATH="$WORK/ck/reader/checkpoint/latest" EVAL_DATA="$WORK/bm25-srun.json" NAME=scores \
   CHECKPOINT_DIR="$WORK/ck" EXTRA_ARGS="--n_context 3 --text_maxlength 64 --per_gpu_batch_size 4 \
