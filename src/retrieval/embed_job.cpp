@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/stop_request.h"
 #include "common/progress.h"
 #include "common/system.h"
 #include "data/passages.h"
@@ -69,6 +70,12 @@ runtime::EmbedStats embed_shard(const EmbedJobOptions& o, const data::PassageSto
       [&](int64_t n) {
         progress.add(n);
         log::debug("embed-passages: ", writer.rows_done(), " rows of '", writer.tmp_path(), "' durable");
+        // A scheduler's notice: stop here, every row so far durable.
+        if (stop_requested()) {
+          throw Preempted(detail::concat("stopped on request (", stop_signal_name(), ") with ", writer.rows_done(),
+                                         " of ", meta.rows.size(), " rows of '", writer.tmp_path(),
+                                         "' written; run the same command to resume"));
+        }
       });
   writer.finish();
   progress.finish();
@@ -126,6 +133,9 @@ void EmbedJobOptions::validate() const {
 
 void run_embed_job(dist::Communicator& comm, EmbedJobOptions o) {
   o.validate();
+  // SIGTERM / SIGUSR1 (a scheduler's notice) stop each shard after its next
+  // durable batch; the rerun resumes it.
+  install_stop_handlers();
   const sharding::EmbeddingDtype dtype = parse_dtype_flag(o.dtype);
   warn_if_reference_blas();
 

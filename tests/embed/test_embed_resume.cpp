@@ -184,5 +184,30 @@ TEST(EmbedResume, ASecondJobOnALiveOutputIsRefusedAndAStaleLockIsTakenOver) {
   EXPECT_FALSE(path_exists(ws.file("stale/.fid.lock")));
 }
 
+// A scheduler's notice to the job (SIGUSR1, which mpiexec forwards to every
+// rank, as SLURM signals every task): each rank stops after its next durable
+// batch and the job exits with 75; the rerun resumes every shard and writes
+// the rows of an undisturbed run.
+TEST(EmbedResume, SignalStopsAfterADurableBatchAndTheRerunResumes) {
+  EmbedWorkspace ws(240);
+  const int64_t n = data::PassageStore(ws.passages()).size();
+  ws.embed(2, "clean/", kOpts);
+  {
+    Background run("FID_LOG_LEVEL=debug " + slow_io_env(200) + ws.command(2, "sig/", std::string(kOpts) + " --window-batches 2"),
+                   ws.file("sig.log"));
+    ASSERT_TRUE(run.wait_for_log(" durable", 60)) << run.log();
+    ASSERT_EQ(kill(run.pid(), SIGUSR1), 0);
+    ASSERT_TRUE(run.exited(60)) << run.log();
+    ASSERT_TRUE(WIFEXITED(run.status())) << run.log();
+    EXPECT_EQ(WEXITSTATUS(run.status()), 75) << run.log();
+    EXPECT_NE(run.log().find("stopped on request (SIGUSR1)"), std::string::npos) << run.log();
+  }
+  EXPECT_FALSE(path_exists(ws.file("sig/manifest.json")));
+  EXPECT_TRUE(path_exists(ws.file("sig/passages_00000.h5.tmp")) || path_exists(ws.file("sig/passages_00001.h5.tmp")));
+  std::string log = ws.embed(2, "sig/", kOpts);
+  EXPECT_GT(resumed_at(log), 0) << log;
+  expect_same_rows(read_rows(ws.file("clean/manifest.json")), read_rows(ws.file("sig/manifest.json")), n, 1e-5);
+}
+
 }  // namespace
 }  // namespace fid::testing
