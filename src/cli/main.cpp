@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 #include <exception>
+#include <filesystem>
 #include <set>
 
 #include "cli/command.h"
@@ -60,6 +61,19 @@ bool nccl_requested() {
   return backend == "nccl";
 }
 
+// The options plus the size of each file they name: ranks on nodes without
+// a shared file system may see another file at the same path.
+std::map<std::string, std::string> with_input_sizes(const std::map<std::string, std::string>& given) {
+  std::map<std::string, std::string> out = given;
+  for (const auto& [flag, value] : given) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(value, ec)) continue;
+    const auto bytes = std::filesystem::file_size(value, ec);
+    if (!ec) out[flag + " (bytes of " + value + ")"] = std::to_string(bytes);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,7 +124,7 @@ int main(int argc, char** argv) {
       comm = cmd->distributed() ? dist::make_world(world) : dist::make_local_communicator();
       cmd->given = cli::given_options(*sub);
       if (comm->rank() == 0) cli::warn_ignored_seed_options(*sub);
-      dist::check_ranks_agree(*comm, "command-line options", cmd->given);
+      dist::check_ranks_agree(*comm, "command-line options or inputs", with_input_sizes(cmd->given));
       if (!cmd->distributed()) dist::configure_threads(dist::threads_per_rank(1, world.threads));
       warn_if_reference_blas();
       // Freed large tensor blocks are reused instead of being mapped afresh

@@ -47,6 +47,22 @@ TEST(RunAgreement, RanksStartedWithOtherOptionsAreRefusedNamingTheOption) {
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("--seed: rank 0 (not given), rank 1 '5'"), std::string::npos) << out;
 
+  // The same path naming different files on two nodes (no shared file
+  // system): each rank runs in its own directory with its own train.jsonl.
+  for (const char* d : {"node0", "node1"}) make_directories(ws.path(d));
+  const std::string train = read_file(ws.path("train.jsonl"));
+  write_text(ws.path("node0/train.jsonl"), train);
+  write_text(ws.path("node1/train.jsonl"), train.substr(0, train.rfind('\n', train.size() - 2) + 1));
+  auto in_dir = [&](const std::string& dir) {
+    std::string c = ws.train_command(1, "inputs", common + " --total_steps 2");
+    c.replace(c.find(ws.path("train.jsonl")), ws.path("train.jsonl").size(), "train.jsonl");
+    return "-wdir " + ws.path(dir) + " " + c;
+  };
+  rc = run_limited(mpi_launch_each({in_dir("node0"), in_dir("node1")}), &out);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("--train_data (bytes of train.jsonl): rank 0 '" + std::to_string(train.size()) + "'"),
+            std::string::npos) << out;
+
   // --threads may differ per rank (nodes with other core counts).
   std::string two_threads = ws.train_command(1, "threads", common + " --total_steps 2");
   two_threads.replace(two_threads.find("--threads 1"), 11, "--threads 2");
