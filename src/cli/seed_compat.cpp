@@ -12,11 +12,9 @@ namespace {
 // --local_rank per process (MPI gives ranks here).
 const char* const kIgnored[] = {"local_rank", "main_port", "maxload"};
 
-struct Ignored {
-  std::string value;
-};
-std::map<const CLI::App*, std::map<std::string, Ignored>>& ignored_values() {
-  static std::map<const CLI::App*, std::map<std::string, Ignored>> values;
+// Each subcommand's ignored options: name -> value given.
+std::map<const CLI::App*, std::map<std::string, std::string>>& ignored_values() {
+  static std::map<const CLI::App*, std::map<std::string, std::string>> values;
   return values;
 }
 
@@ -63,7 +61,7 @@ void add_ignored_seed_options(CLI::App& sub) {
   for (const char* name : kIgnored) {
     const std::string flag = std::string("--") + name;
     if (sub.get_option_no_throw(flag) != nullptr) continue;
-    sub.add_option(flag, ignored_values()[&sub][name].value,
+    sub.add_option(flag, ignored_values()[&sub][name],
                    "accepted as FiD accepts it; ignored (MPI gives the ranks)");
   }
 }
@@ -74,7 +72,7 @@ void warn_ignored_seed_options(const CLI::App& sub) {
   for (const auto& [name, v] : it->second) {
     const CLI::Option* opt = sub.get_option_no_throw("--" + name);
     if (opt != nullptr && opt->count() > 0) {
-      log::warn("--", name, " ", v.value, ": accepted for compatibility with FiD's scripts and ignored");
+      log::warn("--", name, " ", v, ": accepted for compatibility with FiD's scripts and ignored");
     }
   }
 }

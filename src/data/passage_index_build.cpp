@@ -17,8 +17,6 @@
 namespace fid::data {
 namespace {
 
-const char* kColumnNames[kTsvColumns] = {"id", "text", "title"};
-
 struct Collected {
   std::vector<uint64_t> offsets;
   std::vector<uint64_t> id_ends;  // ends of each row's id in `blob`, row order
@@ -52,7 +50,7 @@ void add_row(const std::string& tsv, const TsvRow& row, uint64_t offset, const c
     for (int k = 0; k < kTsvColumns; ++k) {
       const std::string_view f = row.fields[cols[k]];
       if (!valid_utf8(f.data(), f.size())) {
-        FID_THROW(where(tsv, offset, r), ": field '", kColumnNames[k], "' holds invalid UTF-8 (\"",
+        FID_THROW(where(tsv, offset, r), ": field '", kTsvColumnNames[k], "' holds invalid UTF-8 (\"",
                   excerpt(f.data(), f.size()), "\"); the passages file must be UTF-8 encoded");
       }
     }

@@ -15,8 +15,6 @@
 namespace fid::data {
 namespace {
 
-const char* kColumnNames[kTsvColumns] = {"id", "text", "title"};
-
 // Fills `out` from a scanned row; `where` is called only to name the place
 // in an error.
 template <typename Where>
@@ -28,7 +26,7 @@ void to_passage(const TsvRow& row, const TsvColumns& cols, Passage& out, Where w
   for (int k = 0; k < kTsvColumns; ++k) {
     const std::string_view f = row.fields[idx[k]];
     if (!valid_utf8(f.data(), f.size())) {
-      FID_THROW(where(), ": field '", kColumnNames[k], "' holds invalid UTF-8 (\"",
+      FID_THROW(where(), ": field '", kTsvColumnNames[k], "' holds invalid UTF-8 (\"",
                 excerpt(f.data(), f.size()), "\"); the passages file must be UTF-8 encoded");
     }
     unquote_field(f, *dst[k]);
@@ -176,7 +174,7 @@ void PassageWriter::write(const Passage& p) {
   const std::string* fields[3] = {&p.id, &p.text, &p.title};
   for (int k = 0; k < kTsvColumns; ++k) {
     const std::string& f = *fields[k];
-    FID_CHECK(valid_utf8(f.data(), f.size()), "passage '", p.id, "': field '", kColumnNames[k],
+    FID_CHECK(valid_utf8(f.data(), f.size()), "passage '", p.id, "': field '", kTsvColumnNames[k],
               "' is not valid UTF-8; fix the text before writing '", out_.path(), "'");
   }
   FID_CHECK(!p.id.empty(), "writing '", out_.path(), "': a passage has an empty id");

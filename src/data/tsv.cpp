@@ -105,9 +105,8 @@ void unquote_field(std::string_view field, std::string& out) {
 }
 
 std::string tsv_column_problem(const TsvRow& row) {
-  static const char* const kNames[kTsvColumns] = {"id", "text", "title"};
   if (row.n_fields == kTsvColumns) return "";
-  return detail::concat("field '", row.n_fields < kTsvColumns ? kNames[row.n_fields] : "title", "': the row has ",
+  return detail::concat("field '", row.n_fields < kTsvColumns ? kTsvColumnNames[row.n_fields] : "title", "': the row has ",
                         row.n_fields, " columns, expected 3 (id, text, title separated by tabs)",
                         row.unclosed_quote ? "; a quote opened in this row is never closed, so (as Python's csv "
                                              "module reads it) its field runs to the end of the file"

@@ -14,6 +14,8 @@
 namespace fid::data {
 
 inline constexpr int kTsvColumns = 3;
+// The columns' names, in their row order (the header may order them otherwise).
+inline constexpr const char* kTsvColumnNames[kTsvColumns] = {"id", "text", "title"};
 
 // One row as views into the scanned bytes; quoted fields keep their quotes
 // until unquote_field().

@@ -1,5 +1,6 @@
 // Bad input to `fid embed-passages` gets an error naming the flag, file or
 // field; damaged shards are found when they are opened, naming the file.
+#include <cstdio>
 #include <fstream>
 
 #include "embed/embed_test_util.h"
@@ -125,24 +126,29 @@ TEST_F(EmbedFaults, TruncatedAndCorruptedShardsAreDetectedOnOpenNamingTheFile) {
 // the rerun refused it as "no attribute 'format'"), and once there is room
 // the same command writes the same rows.
 TEST_F(EmbedFaults, FullDiskAtShardCreationIsACleanErrorAndTheRerunStartsOver) {
+  // Without a tmpfs, a 1 KiB file size limit stands for the disk (EFBIG):
+  // the lock file fits, a shard's header does not.
   const std::string why = cannot_mount_tmpfs();
-  if (!why.empty()) GTEST_SKIP() << why;
+  const bool tmpfs = why.empty();
+  if (!tmpfs) std::printf("no tmpfs (%s): a file size limit stands for the full disk\n", why.c_str());
   const EmbedWorkspace& ws = *ws_;
   ws.embed(2, "roomy/");
   const std::string small = ws.file("small");
   make_directories(small);
   std::string cmd = ws.command(2, "small/emb/", "");
+  const std::string first = tmpfs ? "mount -t tmpfs -o size=8k tmpfs " + small + " || exit 99; " + cmd
+                                  : "(trap \"\" XFSZ; ulimit -f 1; exec " + ws.command(1, "small/emb/", "") + ")";
   const std::string script =
-      "mount -t tmpfs -o size=8k tmpfs " + small + " || exit 99; " + cmd + " > " + ws.file("small1.log") +
-      " 2>&1; echo $? > " + ws.file("small1.rc") + "; ls -a " + small + "/emb > " + ws.file("small1.ls") +
-      " 2>&1; mount -o remount,size=16m " + small + " || exit 98; " + cmd + " > " + ws.file("small2.log") +
-      " 2>&1; echo $? > " + ws.file("small2.rc") + "; mkdir -p " + ws.file("copied") + " && cp -r " + small +
-      "/emb " + ws.file("copied") + "/; true";
+      first + " > " + ws.file("small1.log") + " 2>&1; echo $? > " + ws.file("small1.rc") + "; ls -a " + small +
+      "/emb > " + ws.file("small1.ls") + " 2>&1; " + (tmpfs ? "mount -o remount,size=16m " + small + " || exit 98; " : "") +
+      cmd + " > " + ws.file("small2.log") + " 2>&1; echo $? > " + ws.file("small2.rc") + "; mkdir -p " +
+      ws.file("copied") + " && cp -r " + small + "/emb " + ws.file("copied") + "/; true";
   std::string out;
-  ASSERT_EQ(run_command("timeout 300 " + in_private_mounts(script), &out), 0) << out;
+  ASSERT_EQ(run_command("timeout 300 " + (tmpfs ? in_private_mounts(script) : "sh -c '" + script + "'"), &out), 0)
+      << out;
   const std::string log1 = read_file(ws.file("small1.log"));
   EXPECT_NE(read_file(ws.file("small1.rc")), "0\n") << log1;
-  expect_has(log1, "No space left on device");
+  expect_has(log1, tmpfs ? "No space left on device" : "File too large");
   // The shard's creation failed (not the lock's, which takes the first page).
   expect_has(log1, small + "/emb/passages_0000");
   const std::string ls1 = read_file(ws.file("small1.ls"));

@@ -1,5 +1,7 @@
 #include "reader_workspace.h"
 
+#include "model/safetensors.h"
+
 #include <gtest/gtest.h>
 
 #include "data/example_reader.h"
@@ -58,6 +60,14 @@ std::string ReaderWorkspace::run_ok(const std::string& command) const {
   int rc = run_command(command, &out);
   EXPECT_EQ(rc, 0) << command << "\n" << out;
   return out;
+}
+
+bool same_weights(const std::string& a_file, const std::string& b_file) {
+  auto wa = model::read_safetensors(a_file), wb = model::read_safetensors(b_file);
+  if (wa.size() != wb.size()) return false;
+  for (const auto& [k, t] : wa)
+    if (!wb.count(k) || !t.equal(wb.at(k))) return false;
+  return true;
 }
 
 }  // namespace fid::testing

@@ -18,9 +18,16 @@ class ReaderWorkspace {
   std::string test_command(int np, const std::string& name, const std::string& extra) const;
   // Runs a command, failing the test (with its output) when it fails.
   std::string run_ok(const std::string& command) const;
+  // ck/<run>/checkpoint/<tag>
+  std::string checkpoint(const std::string& run, const std::string& tag) const {
+    return path("ck/" + run + "/checkpoint/" + tag);
+  }
 
  private:
   TempDir dir_{"fid-reader"};
 };
+
+// True when two model.safetensors files hold the same tensors, bit for bit.
+bool same_weights(const std::string& a_file, const std::string& b_file);
 
 }  // namespace fid::testing

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "common/files.h"
-#include "model/safetensors.h"
 #include "reader_workspace.h"
 
 namespace fid::testing {
@@ -28,14 +27,6 @@ int64_t logged_steps(const std::string& run) {
   int64_t n = 0;
   for (std::string line; std::getline(in, line);) ++n;
   return n;
-}
-
-bool same_weights(const std::string& a, const std::string& b) {
-  auto wa = model::read_safetensors(a + "/model.safetensors"), wb = model::read_safetensors(b + "/model.safetensors");
-  if (wa.size() != wb.size()) return false;
-  for (const auto& [k, t] : wa)
-    if (!wb.count(k) || !t.equal(wb.at(k))) return false;
-  return true;
 }
 
 // Starts `name` in the background, signals one of its ranks once a few steps
@@ -79,10 +70,11 @@ TEST(Preemption, SignalSavesAtTheNextStepAndTheRerunEqualsAnUninterruptedRun) {
     EXPECT_NE(log.find("a peer's signal"), std::string::npos) << "the other rank did not stop with it:\n" << log;
     const int64_t at = logged_steps(name);
     ASSERT_LT(at, 300) << "the run ended before the signal; nothing was tested";
-    ASSERT_TRUE(path_exists(ws.path("ck/" + name + "/checkpoint/step-" + std::to_string(at)))) << log;
+    ASSERT_TRUE(path_exists(ws.checkpoint(name, "step-" + std::to_string(at)))) << log;
     const std::string out = ws.run_ok(ws.train_command(2, name, opts));
     EXPECT_NE(out.find("resuming"), std::string::npos) << out;
-    EXPECT_TRUE(same_weights(ws.path("ck/" + name + "/checkpoint/step-300"), ws.path("ck/whole/checkpoint/step-300")));
+    EXPECT_TRUE(same_weights(ws.checkpoint(name, "step-300") + "/model.safetensors",
+                             ws.checkpoint("whole", "step-300") + "/model.safetensors"));
   }
 }
 

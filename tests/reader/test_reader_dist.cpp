@@ -26,9 +26,7 @@ ReaderWorkspace& workspace() {
   return ws;
 }
 
-std::string checkpoint(const std::string& name, const std::string& tag) {
-  return workspace().path("ck/" + name + "/checkpoint/" + tag);
-}
+std::string checkpoint(const std::string& name, const std::string& tag) { return workspace().checkpoint(name, tag); }
 
 double max_weight_difference(const std::string& a_dir, const std::string& b_dir) {
   auto a = model::read_safetensors(a_dir + "/model.safetensors");

@@ -16,10 +16,6 @@ ReaderWorkspace& workspace() {
   return ws;
 }
 
-std::string checkpoint(const std::string& name, const std::string& tag) {
-  return workspace().path("ck/" + name + "/checkpoint/" + tag);
-}
-
 // Under a timeout: a hang in a collective fails the test instead of the suite.
 int run_limited(const std::string& command, std::string* out) {
   return run_command("timeout 120 " + command, out);
@@ -38,7 +34,7 @@ TEST(RunAgreement, RanksStartedWithOtherOptionsAreRefusedNamingTheOption) {
   EXPECT_NE(rc, 124) << "the job hung\n" << out;
   EXPECT_NE(out.find("different command-line options"), std::string::npos) << out;
   EXPECT_NE(out.find("--total_steps: rank 0 '4', rank 1 '6'"), std::string::npos) << out;
-  EXPECT_FALSE(path_exists(checkpoint("steps", "latest"))) << "a step ran before the check";
+  EXPECT_FALSE(path_exists(ws.checkpoint("steps", "latest"))) << "a step ran before the check";
 
   // Another seed trains a silently diverging replica: refused the same way.
   rc = run_limited(mpi_launch_each({ws.train_command(1, "seed", common + " --total_steps 2"),
@@ -75,7 +71,7 @@ TEST(RunAgreement, ResumeWithOtherOptionsIsRefusedUnlessNamed) {
   auto& ws = workspace();
   const std::string base = "--save_freq 2 --eval_freq 1000 --per_gpu_batch_size 1 --seed 3";
   ws.run_ok(ws.train_command(1, "resume", base + " --total_steps 4"));
-  ASSERT_TRUE(path_exists(checkpoint("resume", "step-4")));
+  ASSERT_TRUE(path_exists(ws.checkpoint("resume", "step-4")));
 
   std::string out;
   // Another batch size, another training set: both named, nothing trained.
@@ -87,7 +83,7 @@ TEST(RunAgreement, ResumeWithOtherOptionsIsRefusedUnlessNamed) {
   EXPECT_NE(out.find("--per_gpu_batch_size: was '1', now '2'"), std::string::npos) << out;
   EXPECT_NE(out.find("--total_steps: was '4', now '6'"), std::string::npos) << out;
   EXPECT_NE(out.find("--allow_resume_changes"), std::string::npos) << out;
-  EXPECT_FALSE(path_exists(checkpoint("resume", "step-6")));
+  EXPECT_FALSE(path_exists(ws.checkpoint("resume", "step-6")));
 
   // Naming one change is not enough when two were made.
   EXPECT_NE(run_limited(ws.train_command(1, "resume", "--save_freq 2 --eval_freq 1000 --per_gpu_batch_size 2 "
@@ -101,8 +97,8 @@ TEST(RunAgreement, ResumeWithOtherOptionsIsRefusedUnlessNamed) {
   out = ws.run_ok(ws.train_command(1, "resume", "--save_freq 1 --eval_freq 500 --per_gpu_batch_size 1 --seed 3 "
                                                 "--total_steps 6 --allow_resume_changes total-steps"));
   EXPECT_NE(out.find("resuming"), std::string::npos) << out;
-  EXPECT_TRUE(path_exists(checkpoint("resume", "step-6")));
-  EXPECT_FALSE(path_exists(checkpoint("resume", "step-2.tmp")));
+  EXPECT_TRUE(path_exists(ws.checkpoint("resume", "step-6")));
+  EXPECT_FALSE(path_exists(ws.checkpoint("resume", "step-2.tmp")));
 }
 
 }  // namespace

@@ -28,7 +28,9 @@ std::string slow_io_env(int ms);
 // vanishes with it. The script must not contain single quotes.
 std::string in_private_mounts(const std::string& script);
 // Why a test cannot mount a tmpfs here ("" when it can): it needs root's
-// CAP_SYS_ADMIN, as CI and the development machines have.
+// CAP_SYS_ADMIN. The full-disk tests then run with a file size limit
+// (RLIMIT_FSIZE: writes fail with EFBIG) standing for the full disk.
+// FID_TEST_NO_TMPFS=1 forces that path.
 std::string cannot_mount_tmpfs();
 
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
