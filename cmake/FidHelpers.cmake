@@ -14,13 +14,15 @@ function(fid_use_torch_pch target)
   endif()
 endfunction()
 
-# fid_add_test(NAME name SOURCES ... LIBS ... LABELS tier [area ...] [MPI] [TIMEOUT s])
+# fid_add_test(NAME name SOURCES ... LIBS ... LABELS tier [area ...] [MPI] [BINARY]
+#              [TORCH] [NP n] [TIMEOUT s])
 # A GoogleTest executable registered with CTest, with exactly one tier label
 # (unit, parity, fuzz, integration, cluster, demo). MPI tests run through
 # ${MPIEXEC_EXECUTABLE} -n 2 with the root and oversubscribe flags and get
-# the resource label `mpi`; fid_test_runs_binary adds `binary`.
+# the resource label `mpi`. BINARY: the test drives the `fid` executable,
+# which is built first, and carries the resource label `binary`.
 function(fid_add_test)
-  cmake_parse_arguments(T "MPI;TORCH" "NAME;TIMEOUT;NP" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "MPI;TORCH;BINARY" "NAME;TIMEOUT;NP" "SOURCES;LIBS;LABELS" ${ARGN})
   # One tier each, so that `ctest -L unit` and the like select a whole tier.
   set(_tiers unit parity fuzz integration cluster demo)
   set(_tier "")
@@ -38,6 +40,10 @@ function(fid_add_test)
   if(T_TORCH)
     fid_use_torch_pch(${T_NAME})
   endif()
+  if(T_BINARY)
+    add_dependencies(${T_NAME} fid)
+    list(APPEND T_LABELS binary)
+  endif()
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
@@ -49,22 +55,25 @@ function(fid_add_test)
            "OMPI_ALLOW_RUN_AS_ROOT=1" "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
            "OMPI_MCA_rmaps_base_oversubscribe=1")
   if(T_MPI)
+    # Every rank runs every case: the suite runs as one CTest test.
     add_test(NAME ${T_NAME}
              COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP}
                      --oversubscribe $<TARGET_FILE:${T_NAME}>)
     list(APPEND T_LABELS mpi)
+    set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT}
+                         ENVIRONMENT "${_env}" LABELS "${T_LABELS}")
   else()
-    add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+    # One CTest test per case, named <executable>.<Suite>.<Case>, so that
+    # `ctest -R` selects a case and `ctest -R '^name\.'` a whole executable.
+    # List-valued properties do not survive gtest_discover_tests' PROPERTIES,
+    # so a file included after the discovered list sets them on every case.
+    gtest_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}." DISCOVERY_MODE PRE_TEST
+                         DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT ${T_TIMEOUT})
+    set(_props "${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_properties.cmake")
+    file(GENERATE OUTPUT "${_props}" CONTENT
+         "if(${T_NAME}_TESTS)\n  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS}\"\n    ENVIRONMENT \"${_env}\")\nendif()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_props}")
   endif()
-  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT}
-                       ENVIRONMENT "${_env}" LABELS "${T_LABELS}")
-endfunction()
-
-# fid_test_runs_binary(name): the test drives the `fid` executable: it is
-# built first, and the test carries the resource label `binary`.
-function(fid_test_runs_binary name)
-  add_dependencies(${name} fid)
-  set_property(TEST ${name} APPEND PROPERTY LABELS binary)
 endfunction()
 
 # fid_add_bench(NAME name SOURCES ... LIBS ...): built with the tests, run by hand.

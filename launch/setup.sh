@@ -20,6 +20,8 @@ packages=(
   # Without it LibTorch and FAISS run on the reference BLAS, ~15x slower.
   libopenblas0-pthread
   gnuplot-nox jq
+  # tests/cli/test_import_embeddings writes FiD's embedding pickles as FiD does.
+  python3-numpy
 )
 
 # The cluster tests (tests/cluster, label `cluster`) start a single-node SLURM

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace fid::sharding {
 
@@ -114,6 +115,11 @@ std::string shard_file_name(const std::string& prefix, int shard_index) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "_%05d.h5", shard_index);
   return prefix + buf;
+}
+
+std::string shard_prefix(const std::string& output) {
+  if (is_directory(output) || (!output.empty() && output.back() == '/')) return join_path(output, "passages");
+  return output;
 }
 
 }  // namespace fid::sharding

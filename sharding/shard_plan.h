@@ -75,4 +75,8 @@ WorkAssignment assign_work(int64_t num_rows, int job_shard_id, int job_num_shard
 // "passages_00003.h5": the file name of shard 3 under an output prefix.
 std::string shard_file_name(const std::string& prefix, int shard_index);
 
+// The shard prefix of an --output_path: itself, or for a directory (existing,
+// or written with a trailing '/') <dir>/passages.
+std::string shard_prefix(const std::string& output_path);
+
 }  // namespace fid::sharding

@@ -48,6 +48,11 @@ std::string flag(const std::string& seed_name);
 // and FiD's --local_rank and --main_port are left out.
 std::map<std::string, std::string> given_options(const CLI::App& sub);
 
+// --model_path: a model directory, or a Hugging Face model name that the
+// local cache holds, replaced by its snapshot directory as the command line
+// is read (model::resolve_model_dir); "none" stays "none".
+CLI::Option* add_model_path(CLI::App& app, std::string& path, const std::string& help);
+
 }  // namespace fid::cli
 
 #define FID_REGISTER_COMMAND(Type, cmd_name)                                  \

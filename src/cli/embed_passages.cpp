@@ -14,7 +14,7 @@ class EmbedPassagesCommand : public Command {
     return "Embed passages with a retriever into HDF5 shards (one per rank and array-job element)";
   }
   void add_options(CLI::App& app) override {
-    app.add_option(flag("model_path"), o_.model_path, "retriever directory")->required();
+    add_model_path(app, o_.model_path, "retriever")->required();
     app.add_option(flag("passages"), o_.passages, "passages TSV (id, text, title)")->required();
     app.add_option(flag("output_path"), o_.output,
                    "shard prefix (emb/passages -> emb/passages_00000.h5 ...) or an existing "

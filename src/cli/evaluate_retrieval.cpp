@@ -31,6 +31,9 @@ class EvaluateRetrievalCommand : public Command {
     app.add_option(flag("validation_workers"), workers_,
                    "threads that check answers in passages (0: all cores)")
         ->capture_default_str();
+    app.add_option(flag("match"), match_, "answer in passage: string (DPR's token match) or regex (each "
+                   "answer a regular expression, DPR's --match regex for CuratedTREC)")
+        ->check(CLI::IsMember({"string", "regex"}))->capture_default_str();
     app.add_option(flag("passages"), passages_,
                    "passages TSV: text of ctxs that carry only an id");
     app.add_flag(flag("use_hasanswer"), use_hasanswer_,
@@ -53,7 +56,7 @@ class EvaluateRetrievalCommand : public Command {
     // has_answer is matched a chunk of questions at a time, over the workers.
     auto flush = [&] {
       if (chunk.empty()) return;
-      text::TopKAccuracy acc = text::top_k_accuracy(chunk, workers_);
+      text::TopKAccuracy acc = text::top_k_accuracy(chunk, workers_, text::parse_answer_match(match_, "--match"));
       for (const auto& qh : acc.question_hits) text::count_first_hit(qh, hits);
       chunk.clear();
     };
@@ -106,7 +109,7 @@ class EvaluateRetrievalCommand : public Command {
   }
 
  private:
-  std::string data_, passages_, output_;
+  std::string data_, passages_, output_, match_ = "string";
   int workers_ = 0;
   bool use_hasanswer_ = false;
 };

@@ -7,7 +7,6 @@
 #include <string>
 #include <exception>
 #include <filesystem>
-#include <set>
 
 #include "cli/command.h"
 #include "cli/seed_compat.h"
@@ -18,35 +17,6 @@
 #include "dist/agreement.h"
 #include "dist/world.h"
 #include "model/cpu_allocator.h"
-
-namespace fid::cli {
-
-std::vector<std::pair<std::string, CommandFactory>>& command_registry() {
-  static std::vector<std::pair<std::string, CommandFactory>> registry;
-  return registry;
-}
-
-std::string flag(const std::string& seed_name) {
-  std::string kebab = seed_name;
-  std::replace(kebab.begin(), kebab.end(), '_', '-');
-  if (kebab == seed_name) return "--" + seed_name;
-  return "--" + seed_name + ",--" + kebab;
-}
-
-std::map<std::string, std::string> given_options(const CLI::App& sub) {
-  std::map<std::string, std::string> out;
-  for (const CLI::Option* opt : sub.get_options()) {
-    // Per process by nature: threads (per node), FiD's torch.distributed ones.
-    static const std::set<std::string> per_process = {"--threads", "--help", "--local_rank", "--main_port"};
-    if (opt->count() == 0 || per_process.count(opt->get_name())) continue;
-    std::string value;
-    for (const std::string& r : opt->results()) value += (value.empty() ? "" : ",") + r;
-    out[opt->get_name()] = value;
-  }
-  return out;
-}
-
-}  // namespace fid::cli
 
 namespace {
 

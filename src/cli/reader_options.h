@@ -24,10 +24,26 @@ inline void add_run_options(CLI::App& app, std::string& name, std::string& check
   app.add_option(flag("name"), name, "name of the experiment")->capture_default_str();
   app.add_option(flag("checkpoint_dir"), checkpoint_dir, "models and logs are saved here")
       ->capture_default_str();
-  app.add_option(flag("model_path"), model_path, "model directory to start from")
-      ->capture_default_str();
+  add_model_path(app, model_path, "model to start from")->capture_default_str();
   app.add_option(flag("per_gpu_batch_size"), batch, "batch size per rank")->capture_default_str();
   app.add_option(flag("seed"), seed, "random seed")->capture_default_str();
+}
+
+// Generation of the evaluation's answers (Hugging Face generate()'s names;
+// Atlas calls --num_beams --generation_num_beams).
+inline void add_generation_options(CLI::App& app, model::GenerationOptions& g) {
+  app.add_option(flag("max_length"), g.max_length, "generation length, start token included")
+      ->capture_default_str();
+  app.add_option(flag("num_beams"), g.num_beams, "beam search with this many beams (1: greedy)")
+      ->capture_default_str();
+  app.add_option(flag("length_penalty"), g.length_penalty,
+                 "beam score = sum of log-probabilities / length ** length_penalty")->capture_default_str();
+  app.add_option(flag("min_length"), g.min_length, "no end of answer before this many positions")
+      ->capture_default_str();
+  app.add_flag(flag("early_stopping"), g.early_stopping,
+               "stop an example's beam search once it has num_beams finished answers");
+  app.add_option(flag("num_return_sequences"), g.num_return_sequences,
+                 "answers per question, best first (final_output.txt: tab-separated)")->capture_default_str();
 }
 
 inline void add_precision_option(CLI::App& app, std::string& precision) {

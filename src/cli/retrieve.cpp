@@ -14,11 +14,12 @@ class RetrieveCommand : public Command {
   }
   void add_options(CLI::App& app) override {
     // Model and data.
-    app.add_option(flag("model_path"), o_.model_path, "retriever directory (encodes the questions)")
+    add_model_path(app, o_.model_path, "retriever (encodes the questions)")
         ->required();
     app.add_option(flag("passages"), o_.passages, "passages TSV (id, text, title)")->required();
-    app.add_option(flag("data"), o_.data, "questions (FiD JSON or JSONL)")->required();
-    app.add_option(flag("passages_embeddings"), o_.embeddings,
+    // --data_path, --passages_embeddings_path: the names of FiD's README.
+    app.add_option(flag("data") + ",--data_path", o_.data, "questions (FiD JSON or JSONL)")->required();
+    app.add_option(flag("passages_embeddings") + ",--passages_embeddings_path", o_.embeddings,
                    "manifest.json of embed-passages or filter-passages, or a glob of .h5 shards")
         ->required();
     app.add_option(flag("output_path"), o_.output, "retrieval output (.json or .jsonl)")->required();
@@ -30,6 +31,9 @@ class RetrieveCommand : public Command {
     app.add_flag(flag("no_fp16"), o_.no_fp16,
                  "encode questions in float32 (default: float16 on a GPU, bfloat16 on a CPU with native "
                  "bf16, else float32, as embed-passages)");
+    app.add_option(flag("match"), o_.match, "answer in passage: string (DPR's token match) or regex (each "
+                   "answer a regular expression, DPR's --match regex for CuratedTREC)")
+        ->check(CLI::IsMember({"string", "regex"}))->capture_default_str();
     app.add_option(flag("validation_workers"), o_.validation_workers,
                    "threads of rank 0 that check answers in the retrieved passages (0: all cores)")
         ->capture_default_str();

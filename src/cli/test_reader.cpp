@@ -18,9 +18,10 @@ class TestReaderCommand : public Command {
   }
   void add_options(CLI::App& app) override {
     add_run_options(app, name_, checkpoint_dir_, model_path_, o_.batch_size, seed_);
-    app.add_option(flag("eval_data"), eval_data_, "questions with ctxs (FiD JSON or JSONL)")->required();
-    app.add_option(flag("max_length"), o_.max_length, "generation length, start token included")
-        ->capture_default_str();
+    // --eval_data_path: the name FiD's README uses in its distillation example.
+    app.add_option(flag("eval_data") + ",--eval_data_path", eval_data_, "questions with ctxs (FiD JSON or JSONL)")
+        ->required();
+    add_generation_options(app, o_.generation);
     app.add_option(flag("eval_print_freq"), o_.print_freq, "batches between progress lines")
         ->capture_default_str();
     app.add_flag(flag("write_results"), write_results_, "write final_output.txt (id<TAB>answer)");

@@ -1,6 +1,7 @@
 // `fid train-reader`: the seed's train_reader.py, data parallel under mpirun.
 #include "cli/command.h"
 #include "cli/reader_options.h"
+#include "model/hf_hub.h"
 #include "train/reader_trainer.h"
 
 namespace fid::cli {
@@ -23,18 +24,22 @@ class TrainReaderCommand : public Command {
     app.add_option(flag("max_eval_examples"), o_.max_eval_examples,
                    "evaluate on the first N dev examples only (-1: all)")->capture_default_str();
     app.add_option(flag("model_size"), model_size_,
-                   "accepted for compatibility; pretrained downloads are unavailable, use --model_path");
+                   "without --model_path: start from Hugging Face's t5-<size> in the local cache "
+                   "(small, base, large, 3b, 11b), as FiD does")->capture_default_str();
     app.add_flag(flag("answer_passages_first"), o_.answer_passages_first,
                  "train on the ctxs that contain an answer first (DPR's positive passages), then "
                  "the rest, cut to --n_context (not in the seed, which takes the first n_context)");
     app.add_flag(flag("use_checkpoint"), o_.use_checkpoint,
                  "recompute encoder activations in backward (less memory)");
     add_reader_input_options(app, o_.input);
+    add_generation_options(app, o_.generation);
     add_precision_option(app, precision_);
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {
     o_.loop.command_line = given;
+    // FiD's train_reader.py: no --model_path means pretrained t5-<model_size>.
+    if (o_.model_path == "none") o_.model_path = model::resolve_model_dir("t5-" + model_size_);
     o_.precision = reader_precision(precision_);
     train::train_reader(comm, o_);
   }

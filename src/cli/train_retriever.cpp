@@ -2,6 +2,7 @@
 // from the reader's cross-attention scores), data parallel under mpirun.
 #include "cli/command.h"
 #include "cli/reader_options.h"
+#include "model/hf_hub.h"
 #include "common/error.h"
 #include "train/retriever_trainer.h"
 
@@ -43,10 +44,18 @@ class TrainRetrieverCommand : public Command {
     app.add_flag(flag("no_question_mask"), no_question_mask_, "attend to question padding too");
     app.add_flag(flag("no_passage_mask"), no_passage_mask_, "attend to passage padding too");
     app.add_flag(flag("extract_cls"), extract_cls_, "the first token's state instead of the mean");
+    app.add_option(flag("temperature_score"), o_.temperature_score,
+                   "divides the retriever's scores in the distillation loss (Atlas; default: the model's, 1)")
+        ->check(CLI::PositiveNumber);
+    app.add_option(flag("temperature_gold"), o_.temperature_gold,
+                   "divides the reader's scores in the distillation loss (Atlas; default: the model's, 1)")
+        ->check(CLI::PositiveNumber);
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {
     o_.loop.command_line = given;
+    // FiD's train_retriever.py: no --model_path means a retriever made from bert-base-uncased.
+    if (o_.model_path == "none") o_.model_path = model::resolve_model_dir("bert-base-uncased");
     FID_CHECK(question_maxlength_ == -1 || question_maxlength_ > 0, "--question_maxlength must be positive");
     FID_CHECK(passage_maxlength_ == -1 || passage_maxlength_ > 0, "--passage_maxlength must be positive");
     FID_CHECK(indexing_dimension_ == -1 || indexing_dimension_ > 0, "--indexing_dimension must be positive");

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
+
 #include "common/error.h"
 
 namespace fid::model {
@@ -64,7 +66,7 @@ FidOutput FidReader::forward(const at::Tensor& passage_ids, const at::Tensor& pa
 }
 
 FidGeneration FidReader::generate(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
-                                  int64_t max_length, bool with_scores) {
+                                  int64_t max_length, bool with_scores, int64_t min_length) {
   FID_CHECK(max_length >= 1, "max_length must be at least 1, not ", max_length);
   const T5Config& c = t5_->config();
   at::NoGradGuard no_grad;
@@ -83,7 +85,9 @@ FidGeneration FidReader::generate(const at::Tensor& passage_ids, const at::Tenso
   while (len < max_length) {
     const bool capture = with_scores && len == 1;
     at::Tensor h = t5_->decode_step(token, cache, capture ? &first_scores : nullptr);
-    at::Tensor next = t5_->lm_logits(h).select(1, 0).argmax(-1);  // (B)
+    at::Tensor logits = t5_->lm_logits(h).select(1, 0);  // (B, V)
+    if (len < min_length) logits.select(1, c.eos_token_id).fill_(-std::numeric_limits<float>::infinity());
+    at::Tensor next = logits.argmax(-1);  // (B)
     // Finished rows keep producing pad, as transformers' greedy search does.
     next = next * unfinished + c.pad_token_id * (1 - unfinished);
     seq.select(1, len).copy_(next);

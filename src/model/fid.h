@@ -76,8 +76,10 @@ class FidReader {
                     const at::Tensor& labels, const at::Tensor& decoder_ids = {});
   // Greedy, batched: rows that emit eos continue with pad; stops when every
   // row has finished or after max_length positions (start token included).
+  // EOS is refused while fewer than min_length positions are decoded.
+  // Beam search: model/beam_search.h.
   FidGeneration generate(const at::Tensor& passage_ids, const at::Tensor& passage_mask,
-                         int64_t max_length, bool with_scores = true);
+                         int64_t max_length, bool with_scores = true, int64_t min_length = 0);
 
  private:
   std::shared_ptr<T5Model> t5_;

@@ -1,5 +1,7 @@
 #include "model/safetensors.h"
 
+#include "model/hf_hub.h"
+
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <unistd.h>
@@ -237,9 +239,29 @@ TensorMap read_model_weights(const std::string& dir, std::string* which) {
     if (which) *which = bin;
     return read_torch_pickle(bin);
   }
+  // Sharded checkpoints (the hub's large models): every file of the index,
+  // merged; each tensor the index names must be found exactly once.
+  for (const char* weights : {"model.safetensors", "pytorch_model.bin"}) {
+    size_t named = 0;
+    const std::vector<std::string> files = sharded_weight_files(dir, weights, &named);
+    if (files.empty()) continue;
+    TensorMap all;
+    for (const auto& f : files) {
+      FID_CHECK(path_exists(f), join_path(dir, std::string(weights) + ".index.json"), " names ", f,
+                ", which is missing: the download is incomplete; download the model again");
+      TensorMap part = std::string(weights) == "model.safetensors" ? read_safetensors(f) : read_torch_pickle(f);
+      for (auto& [k, t] : part) {
+        FID_CHECK(all.emplace(k, t).second, "tensor '", k, "' is in more than one shard of ", dir);
+      }
+    }
+    FID_CHECK(all.size() == named, dir, ": the shards hold ", all.size(), " tensors, the index names ",
+              named, "; download the model again");
+    if (which) *which = join_path(dir, std::string(weights) + ".index.json");
+    return all;
+  }
   FID_THROW("model directory ", dir,
-            " holds neither model.safetensors nor pytorch_model.bin; pass a Hugging Face model "
-            "directory (or create one with `fid init-model`)");
+            " holds neither model.safetensors nor pytorch_model.bin (nor a sharded index of either); "
+            "pass a Hugging Face model directory (or create one with `fid init-model`)");
 }
 
 }  // namespace fid::model

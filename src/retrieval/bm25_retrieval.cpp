@@ -114,7 +114,8 @@ void bm25_retrieve(dist::Communicator& comm, const Bm25RetrievalOptions& o) {
   sharding::TopK all = gather_topk(comm, local, static_cast<int64_t>(questions.size()));
   if (rank == 0) {
     RetrievalRun run{std::move(questions), std::move(all)};
-    write_retrieval(run, store, o.output, {{"queries_per_s", static_cast<double>(run.questions.size()) / secs}});
+    write_retrieval(run, store, o.output, {{"queries_per_s", static_cast<double>(run.questions.size()) / secs}}, 0,
+                    text::parse_answer_match(o.match, "--match"));
   }
   comm.barrier();
 }

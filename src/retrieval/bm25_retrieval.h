@@ -18,6 +18,7 @@ struct Bm25RetrievalOptions {
   std::string output;     // retrieval output (.json or .jsonl)
   std::string index_dir;  // each rank's index saved here, or loaded when present ("" : neither)
   int k = 100;            // passages per question
+  std::string match = "string";  // DPR's --match: string (tokens) or regex (answers are patterns)
   index::Bm25Params params;
 };
 

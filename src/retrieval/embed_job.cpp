@@ -28,14 +28,6 @@ sharding::EmbeddingDtype parse_dtype_flag(const std::string& dtype) {
   }
 }
 
-// A directory (existing, or written with a trailing '/') gets "passages".
-std::string shard_prefix(const std::string& output) {
-  if (is_directory(output) || (!output.empty() && output.back() == '/')) {
-    return join_path(output, "passages");
-  }
-  return output;
-}
-
 // A complete shard from an earlier run of the same job is kept; one from
 // another run (other model, passages or plan) is an error, not overwritten.
 void check_complete_shard(const std::string& file, const sharding::ShardMeta& meta) {
@@ -142,7 +134,7 @@ void run_embed_job(dist::Communicator& comm, EmbedJobOptions o) {
   data::PassageStore store(o.passages);
   const sharding::WorkAssignment work =
       sharding::assign_work(store.size(), o.shard_id, o.num_shards, comm.rank(), comm.size());
-  const std::string prefix = shard_prefix(o.output);
+  const std::string prefix = sharding::shard_prefix(o.output);
   make_directories(parent_path(prefix));
   // One job per output (per element of an array job, which share it): a
   // second one would resume the first one's unfinished shards under it.

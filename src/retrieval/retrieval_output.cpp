@@ -52,7 +52,7 @@ sharding::TopK gather_topk(dist::Communicator& comm, const sharding::TopK& mine,
 std::map<int, double> write_retrieval(const RetrievalRun& run, const data::PassageStore& passages,
                                       const std::string& output_path,
                                       const std::map<std::string, double>& extra_metrics,
-                                      int validation_workers) {
+                                      int validation_workers, text::AnswerMatch match) {
   const size_t nq = run.questions.size();
   const auto k = static_cast<size_t>(run.topk.k);
   FID_CHECK(static_cast<int64_t>(nq) == run.topk.nq, "retrieval results for ", run.topk.nq,
@@ -76,7 +76,7 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
     }
   }
   // has_answer over `validation_workers` threads, as the seed's validation workers.
-  text::TopKAccuracy acc = text::top_k_accuracy(eval, validation_workers);
+  text::TopKAccuracy acc = text::top_k_accuracy(eval, validation_workers, match);
   for (size_t q = 0; q < nq; ++q) {
     for (size_t j = 0; j < out[q].ctxs.size(); ++j) out[q].ctxs[j].hasanswer = acc.question_hits[q][j];
   }

@@ -11,6 +11,7 @@
 #include "data/example.h"
 #include "data/passages.h"
 #include "sharding/topk_merge.h"
+#include "text/metrics.h"
 
 namespace fid::retrieval {
 
@@ -22,11 +23,12 @@ struct RetrievalRun {
 
 // Writes `output_path` (format from its extension: .jsonl is JSON lines) and
 // `<output_path>.metrics.json`; returns accuracy at each k. has_answer runs
-// on `validation_workers` threads (0: all cores).
+// on `validation_workers` threads (0: all cores), matching as `match` says.
 std::map<int, double> write_retrieval(const RetrievalRun& run, const data::PassageStore& passages,
                                       const std::string& output_path,
                                       const std::map<std::string, double>& extra_metrics,
-                                      int validation_workers = 0);
+                                      int validation_workers = 0,
+                                      text::AnswerMatch match = text::AnswerMatch::kString);
 
 // All questions of a dataset file (ids default to their index).
 std::vector<data::Example> read_questions(const std::string& path);

@@ -83,6 +83,7 @@ void RetrieveJobOptions::validate() const {
   FID_CHECK(build.add_batch > 0, "--indexing_batch_size must be positive, got ", build.add_batch);
   FID_CHECK(build.train_sample > 0, "--train_sample must be positive, got ", build.train_sample);
   FID_CHECK(validation_workers >= 0, "--validation_workers must be >= 0");
+  text::parse_answer_match(match, "--match");
   FID_CHECK(question_maxlength == -1 || question_maxlength > 0,
             "--question_maxlength must be positive, got ", question_maxlength);
 }
@@ -134,7 +135,7 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
                      {"encode_questions_per_s", nq / std::max(encode_s, 1e-9)},
                      {"world_size", static_cast<double>(comm.size())},
                      {"rerank", static_cast<double>(o.search.rerank)}},
-                    o.validation_workers);
+                    o.validation_workers, text::parse_answer_match(o.match, "--match"));
   }
   comm.barrier();
 }

@@ -31,6 +31,7 @@ struct RetrieveJobOptions {
   int64_t batch_size = 64;          // questions encoded at a time per rank
   int64_t question_maxlength = -1;  // -1: the retriever's config
   int validation_workers = 0;       // rank 0's answer-checking threads (0: all cores)
+  std::string match = "string";     // DPR's --match: string (tokens) or regex (answers are patterns)
   bool no_fp16 = false;
   index::IndexParams params = [] {
     index::IndexParams p;

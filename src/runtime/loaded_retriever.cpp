@@ -126,7 +126,8 @@ std::string retriever_fingerprint(const std::string& model_dir) {
   std::snprintf(hex, sizeof hex, "%016llx",
                 static_cast<unsigned long long>(fnv1a64(config.data(), config.size())));
   std::string fp = std::string("config-") + hex;
-  for (const char* weights : {"model.safetensors", "pytorch_model.bin"}) {
+  for (const char* weights : {"model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                              "pytorch_model.bin.index.json"}) {
     const std::string path = join_path(model_dir, weights);
     if (path_exists(path)) fp += std::string("/") + weights + "-" + file_fingerprint(path);
   }

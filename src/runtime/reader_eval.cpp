@@ -38,8 +38,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
                                  const ReaderEvalOptions& options) {
   FID_CHECK(options.input.n_context > 0, "--n_context must be positive, got ", options.input.n_context);
   FID_CHECK(options.batch_size > 0, "--per_gpu_batch_size must be positive, got ", options.batch_size);
-  FID_CHECK(options.max_length > 1, "--max_length must be at least 2 (the start token and one more), got ",
-            options.max_length);
+  model::check_generation_options(options.generation);
   torch::NoGradGuard no_grad;
   const bool was_training = reader.t5().is_training();
   reader.t5().eval();
@@ -73,9 +72,15 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     ReaderBatch b = make_reader_batch(tokenizer, ptrs, targets, io);
     model::AutocastScope autocast(options.precision);
     const bool attention = options.with_scores && !likelihood;
-    model::FidGeneration gen =
-        reader.generate(b.passage_ids, b.passage_mask, options.max_length, attention);
-    at::Tensor ids = gen.ids.contiguous();
+    const model::GenerationOptions& go = options.generation;
+    // Beam search returns the answers; the first step's attention (the same
+    // for every beam) comes from one greedy step.
+    const bool beams = go.num_beams > 1;
+    model::FidGeneration gen;
+    if (!beams || attention || likelihood)
+      gen = reader.generate(b.passage_ids, b.passage_mask, beams ? 2 : go.max_length, attention, go.min_length);
+    at::Tensor ids = beams ? model::beam_search(reader, b.passage_ids, b.passage_mask, go, gen.encoder_out).ids
+                           : gen.ids.contiguous();  // (B * num_return_sequences, T')
     at::Tensor passage_scores;  // (B, N)
     if (likelihood) {
       passage_scores = model::answer_log_likelihood(reader, gen.encoder_out, b.passage_mask, b.labels);
@@ -85,9 +90,14 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
                            : gen.crossattention_scores;
     }
     for (size_t k = 0; k < batch.size(); ++k) {
-      at::Tensor row = ids[static_cast<int64_t>(k)];
-      std::vector<int64_t> v(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-      std::string answer = tokenizer.decode(v, /*skip_special_tokens=*/true);
+      std::string answer, answers;
+      for (int64_t j = 0; j < go.num_return_sequences; ++j) {
+        at::Tensor row = ids[static_cast<int64_t>(k) * go.num_return_sequences + j].contiguous();
+        std::vector<int64_t> v(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
+        const std::string text = tokenizer.decode(v, /*skip_special_tokens=*/true);
+        if (j == 0) answer = text;
+        answers += (j ? "\t" : "") + text;
+      }
       if (!batch[k].answers.empty()) {
         em_sum += text::ems(answer, batch[k].answers) ? 1.0 : 0.0;
         f1_sum += text::f1_score(answer, batch[k].answers);
@@ -96,7 +106,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
       mine.index.push_back(batch_index[k]);
       if (options.gather) {
         mine.ids += batch[k].id + '\0';
-        mine.answers += answer + '\0';
+        mine.answers += answers + '\0';
         if (options.with_scores) {
           at::Tensor s = passage_scores[static_cast<int64_t>(k)].to(at::kFloat).contiguous();
           mine.scores.insert(mine.scores.end(), s.data_ptr<float>(), s.data_ptr<float>() + s.numel());

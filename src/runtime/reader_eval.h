@@ -9,6 +9,7 @@
 
 #include "dist/communicator.h"
 #include "model/autocast.h"
+#include "model/beam_search.h"
 #include "runtime/reader_inputs.h"
 
 namespace fid::runtime {
@@ -24,7 +25,10 @@ enum class PassageScore {
 struct ReaderEvalOptions {
   ReaderInputOptions input;
   int64_t batch_size = 1;
-  int64_t max_length = 50;  // generation length, start token included (the seed's 50)
+  // Greedy (num_beams 1) or beam search; max_length counts the start token
+  // (the seed's 50). With num_return_sequences > 1 the answers of an
+  // example are '\t'-joined, best first; EM and F1 score the first.
+  model::GenerationOptions generation;
   int64_t max_examples = -1;  // evaluate only the first examples (-1: all)
   bool with_scores = false;   // a score per passage (below), for distillation
   PassageScore score = PassageScore::kAttention;

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "text/py_regex.h"
 #include "text/unicode.h"
 
 namespace fid::text {
@@ -196,7 +197,28 @@ bool has_answer(const std::vector<std::string>& answers, std::string_view text) 
   return AnswerMatcher(answers).found_in(text);
 }
 
-TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int threads) {
+bool has_answer_regex(const std::vector<std::string>& answers, std::string_view text) {
+  std::u32string t;
+  nfd(utf8_decode(text), t);
+  for (const std::string& answer : answers) {
+    std::u32string pattern;
+    nfd(utf8_decode(answer), pattern);
+    try {
+      if (PyRegex(pattern, PyRegex::kDprFlags).search(t).matched) return true;
+    } catch (const fid::Error&) {
+      // DPR's regex_match: a pattern that does not compile is no match.
+    }
+  }
+  return false;
+}
+
+AnswerMatch parse_answer_match(const std::string& value, const std::string& flag) {
+  if (value == "string") return AnswerMatch::kString;
+  if (value == "regex") return AnswerMatch::kRegex;
+  FID_THROW(flag, " '", value, "': use string (DPR's token match) or regex (each answer a pattern)");
+}
+
+TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int threads, AnswerMatch match) {
   TopKAccuracy result;
   result.questions = static_cast<int64_t>(data.size());
   result.question_hits.resize(data.size());
@@ -208,12 +230,14 @@ TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int thre
   auto work = [&] {
     for (size_t q = next++; q < data.size(); q = next++) {
       const RetrievedQuestion& item = data[q];
-      AnswerMatcher matcher(item.answers);
+      const bool regex = match == AnswerMatch::kRegex;
+      AnswerMatcher matcher(regex ? std::vector<std::string>() : item.answers);
       std::vector<uint8_t>& hits = result.question_hits[q];
       hits.resize(item.passages.size());
       for (size_t p = 0; p < item.passages.size(); ++p) {
         bool missing = p < item.missing.size() && item.missing[p] != 0;
-        hits[p] = !missing && matcher.found_in(item.passages[p]);
+        hits[p] = !missing && (regex ? has_answer_regex(item.answers, item.passages[p])
+                                     : matcher.found_in(item.passages[p]));
       }
     }
   };

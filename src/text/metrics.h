@@ -42,6 +42,18 @@ class AnswerMatcher {
   std::vector<std::vector<std::u32string>> answers_;
 };
 bool has_answer(const std::vector<std::string>& answers, std::string_view text);
+// DPR's has_answer(..., match_type='regex'): each answer is a pattern of the
+// `regex` module (IGNORECASE | UNICODE | MULTILINE) searched in the text, both
+// NFD-normalised and not lower-cased; a pattern that does not compile (or
+// uses a feature PyRegex lacks) counts as no match. False without answers.
+bool has_answer_regex(const std::vector<std::string>& answers, std::string_view text);
+
+// How a passage is judged to contain an answer: DPR's `--match string`
+// (has_answer, tokens) or `--match regex` (has_answer_regex: each answer a
+// pattern, as for CuratedTREC).
+enum class AnswerMatch { kString, kRegex };
+// "string" | "regex"; anything else is an error naming `flag`.
+AnswerMatch parse_answer_match(const std::string& value, const std::string& flag);
 
 // One question of a retrieval result: its answers and its ranked passages.
 struct RetrievedQuestion {
@@ -69,6 +81,7 @@ struct TopKAccuracy {
 void count_first_hit(const std::vector<uint8_t>& question_hits, std::vector<int64_t>& hits);
 
 // has_answer for every (question, passage), over `threads` threads (0: all cores).
-TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int threads = 0);
+TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int threads = 0,
+                            AnswerMatch match = AnswerMatch::kString);
 
 }  // namespace fid::text

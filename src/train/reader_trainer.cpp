@@ -21,6 +21,7 @@ class ReaderTask : public TrainTask {
     eval_.batch_size = o.loop.per_gpu_batch_size;
     eval_.max_examples = o.max_eval_examples;
     eval_.print_freq = o.eval_print_freq;
+    eval_.generation = o.generation;
     eval_.precision = o.precision;
   }
   torch::nn::Module& module() override { return *lr_.t5; }

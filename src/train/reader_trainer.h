@@ -16,6 +16,7 @@ struct ReaderTrainOptions {
   std::string train_data, eval_data;
   int64_t max_eval_examples = -1;
   int64_t eval_print_freq = 1000;
+  model::GenerationOptions generation;  // of the evaluation's answers
   bool use_checkpoint = false;
   double dropout = 0.1;
   model::Precision precision = model::Precision::kFp32;  // --precision: bf16 autocast (forward; backward follows it)

@@ -52,6 +52,8 @@ class RetrieverTask : public TrainTask {
         slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
     select_confident_questions();
     if (o.reset_projection > 0 && !resume) reset_head(o.reset_projection);
+    if (o.temperature_score) r_.model()->mutable_config().score_temperature = *o.temperature_score;
+    if (o.temperature_gold) r_.model()->mutable_config().gold_temperature = *o.temperature_gold;
     set_dropout(*r_.model(), o.dropout);
   }
   torch::nn::Module& module() override { return *r_.model(); }

@@ -8,6 +8,7 @@
 // best_dev is the lowest eval loss.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dist/communicator.h"
@@ -37,6 +38,10 @@ struct RetrieverTrainOptions {
   // FiD's architecture options: applied when the run starts from a BERT,
   // checked against a retriever's config otherwise.
   model::RetrieverArch arch;
+  // Atlas's --temperature_score / --temperature_gold: set the distillation
+  // loss temperatures (RetrieverConfig), recorded in the saved config.json;
+  // unset keeps what the model records (1: FiD's loss).
+  std::optional<double> temperature_score, temperature_gold;
 };
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& options);

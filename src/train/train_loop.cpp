@@ -46,7 +46,10 @@ std::string seed_name(std::string name) {
 const char* const kResumeFreeOptions[] = {"name",      "checkpoint_dir",  "eval_freq",
                                           "save_freq", "log_freq",        "eval_data",
                                           "eval_print_freq", "max_eval_examples",
-                                          "allow_resume_changes", nullptr};
+                                          "allow_resume_changes",
+                                          // how the evaluation generates answers
+                                          "max_length", "num_beams", "length_penalty", "min_length",
+                                          "early_stopping", "num_return_sequences", nullptr};
 
 void check_resume_options(const std::map<std::string, std::string>& recorded,
                           const std::map<std::string, std::string>& current,

@@ -1,0 +1,50 @@
+#include "cli/command.h"
+
+#include <algorithm>
+#include <set>
+
+#include "model/hf_hub.h"
+
+namespace fid::cli {
+
+std::vector<std::pair<std::string, CommandFactory>>& command_registry() {
+  static std::vector<std::pair<std::string, CommandFactory>> registry;
+  return registry;
+}
+
+std::string flag(const std::string& seed_name) {
+  std::string kebab = seed_name;
+  std::replace(kebab.begin(), kebab.end(), '_', '-');
+  if (kebab == seed_name) return "--" + seed_name;
+  return "--" + seed_name + ",--" + kebab;
+}
+
+std::map<std::string, std::string> given_options(const CLI::App& sub) {
+  std::map<std::string, std::string> out;
+  for (const CLI::Option* opt : sub.get_options()) {
+    // Per process by nature: threads (per node), FiD's torch.distributed ones.
+    static const std::set<std::string> per_process = {"--threads", "--help", "--local_rank", "--main_port"};
+    if (opt->count() == 0 || per_process.count(opt->get_name())) continue;
+    std::string value;
+    for (const std::string& r : opt->results()) value += (value.empty() ? "" : ",") + r;
+    out[opt->get_name()] = value;
+  }
+  return out;
+}
+
+CLI::Option* add_model_path(CLI::App& app, std::string& path, const std::string& help) {
+  return app.add_option(flag("model_path"), path, help + " (a directory, or a Hugging Face model name "
+                                                          "in the local cache: t5-base, org/name)")
+      ->transform(CLI::Validator(
+          [](std::string& value) {
+            try {
+              value = model::resolve_model_dir(value);
+            } catch (const std::exception& e) {
+              return std::string(e.what());
+            }
+            return std::string();
+          },
+          "DIR|NAME"));
+}
+
+}  // namespace fid::cli
