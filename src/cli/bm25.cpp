@@ -17,9 +17,7 @@ class Bm25Command : public Command {
     app.add_option(flag("data"), o_.data, "questions (FiD JSON or JSONL)")->required();
     app.add_option(flag("output_path"), o_.output, "retrieval output (.json or .jsonl)")->required();
     app.add_option("--n-docs,--n_docs", o_.k, "passages per question")->capture_default_str();
-    app.add_option(flag("match"), o_.match, "answer in passage: string (DPR's token match) or regex (each "
-                   "answer a regular expression, DPR's --match regex for CuratedTREC)")
-        ->check(CLI::IsMember({"string", "regex"}))->capture_default_str();
+    add_match_option(app, o_.match);
     app.add_option(flag("k1"), o_.params.k1, "BM25 k1")->capture_default_str();
     app.add_option("--b", o_.params.b, "BM25 b")->capture_default_str();
     app.add_option(flag("index_dir"), o_.index_dir,

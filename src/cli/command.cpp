@@ -47,4 +47,13 @@ CLI::Option* add_model_path(CLI::App& app, std::string& path, const std::string&
           "DIR|NAME"));
 }
 
+CLI::Option* add_match_option(CLI::App& app, std::string& match) {
+  return app
+      .add_option(flag("match"), match,
+                  "answer in passage: string (DPR's token match) or regex (each answer a regular "
+                  "expression, DPR's --match regex for CuratedTREC)")
+      ->check(CLI::IsMember({"string", "regex"}))
+      ->capture_default_str();
+}
+
 }  // namespace fid::cli

@@ -53,6 +53,10 @@ std::map<std::string, std::string> given_options(const CLI::App& sub);
 // is read (model::resolve_model_dir); "none" stays "none".
 CLI::Option* add_model_path(CLI::App& app, std::string& path, const std::string& help);
 
+// --match string|regex: how a passage is judged to contain an answer
+// (text::AnswerMatch), for the top-k accuracy and hasanswer.
+CLI::Option* add_match_option(CLI::App& app, std::string& match);
+
 }  // namespace fid::cli
 
 #define FID_REGISTER_COMMAND(Type, cmd_name)                                  \

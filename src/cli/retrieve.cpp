@@ -31,9 +31,7 @@ class RetrieveCommand : public Command {
     app.add_flag(flag("no_fp16"), o_.no_fp16,
                  "encode questions in float32 (default: float16 on a GPU, bfloat16 on a CPU with native "
                  "bf16, else float32, as embed-passages)");
-    app.add_option(flag("match"), o_.match, "answer in passage: string (DPR's token match) or regex (each "
-                   "answer a regular expression, DPR's --match regex for CuratedTREC)")
-        ->check(CLI::IsMember({"string", "regex"}))->capture_default_str();
+    add_match_option(app, o_.match);
     app.add_option(flag("validation_workers"), o_.validation_workers,
                    "threads of rank 0 that check answers in the retrieved passages (0: all cores)")
         ->capture_default_str();
