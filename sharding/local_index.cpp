@@ -109,54 +109,79 @@ std::vector<float> local_sample(dist::Communicator& comm, const Manifest& manife
 }
 }  // namespace
 
+int64_t LocalIndex::size() const {
+  int64_t n = 0;
+  for (const auto& p : parts) n += p.size();
+  return n;
+}
+
 LocalIndex build_local_index(dist::Communicator& comm, const Manifest& manifest,
                              const index::IndexParams& params, const BuildOptions& options) {
   FID_CHECK(params.dim == manifest.dim, "the index is for dimension ", params.dim,
             " but the embeddings have dimension ", manifest.dim);
   LocalShards local = local_shards(manifest, comm.rank(), comm.size());
-  LocalIndex out{index::DenseIndex(params), IdMap(local.ranges), {}};
-  out.manifest.params = params;
-  out.manifest.world_size = comm.size();
-  out.manifest.rank = comm.rank();
-  out.manifest.embeddings_id = manifest.model_fingerprint + "/" + manifest.passages_fingerprint;
+  LocalIndex out{{}, IdMap(local.ranges)};
+  // What each local part covers (and a saved part must match).
+  std::vector<index::IndexManifest> covers;
+  std::vector<std::string> paths;
   for (int pos : local.positions) {
-    const auto& s = manifest.shards[pos];
-    out.manifest.shards.push_back({s.index, s.rows.begin, s.rows.end});
+    const auto& s = manifest.shards[static_cast<size_t>(pos)];
+    index::IndexManifest m;
+    m.params = params;
+    m.embeddings_id = manifest.model_fingerprint + "/" + manifest.passages_fingerprint;
+    m.shards.push_back({s.index, s.rows.begin, s.rows.end});
+    covers.push_back(m);
+    if (!options.save_or_load_dir.empty()) paths.push_back(index::index_file_for_shard(options.save_or_load_dir, s.index));
   }
 
-  std::string path;
   if (!options.save_or_load_dir.empty()) {
-    path = index::index_file_for_rank(options.save_or_load_dir, comm.rank());
     // Every rank must agree on loading, else some would wait in training.
-    const int64_t have = index::saved_index_exists(path) ? 1 : 0;
-    const int64_t ranks_with = dist::all_reduce_sum(comm, have);
-    if (ranks_with == comm.size()) {
-      out.index = index::load_index(path, out.manifest);
-      log::info("loaded the saved index from '", options.save_or_load_dir, "'");
+    int64_t have = 0;
+    for (const auto& path : paths) have += index::saved_index_exists(path) ? 1 : 0;
+    const int64_t parts_with = dist::all_reduce_sum(comm, have);
+    const int64_t parts_all = static_cast<int64_t>(manifest.shards.size());
+    if (parts_with == parts_all) {
+      for (size_t i = 0; i < paths.size(); ++i) out.parts.push_back(index::load_index(paths[i], covers[i]));
+      log::info("loaded the saved index from '", options.save_or_load_dir, "' (", parts_all, " parts, ",
+                local.positions.size(), " on this rank)");
       return out;
     }
-    FID_CHECK(ranks_with == 0, "'", options.save_or_load_dir, "' holds saved indexes for ",
-              ranks_with, " of ", comm.size(), " ranks; rebuild the index (remove that ",
-              "directory or point --save_or_load_index elsewhere)");
+    FID_CHECK(parts_with == 0, "'", options.save_or_load_dir, "' holds ", parts_with, " of the ", parts_all,
+              " index parts of these embeddings; rebuild the index (remove that directory or point "
+              "--save_or_load_index elsewhere)");
   }
 
-  if (out.index.is_trained()) {
-    comm.barrier();  // flat: nothing to train
+  // One trained empty index, shared by every part of every rank.
+  index::DenseIndex empty(params);
+  if (empty.is_trained()) {
+    comm.barrier();  // flat, HNSW over flat vectors: nothing to train
   } else {
     std::vector<float> mine = local_sample(comm, manifest, local, options);
     const int64_t n_mine = static_cast<int64_t>(mine.size()) / manifest.dim;
     // The sample is already drawn: gather it whole (total_sample = all rows).
     std::vector<float> sample = gather_training_sample(comm, mine.data(), n_mine, manifest.dim,
                                                        INT64_MAX, options.seed);
-    out.index = train_shared_index(comm, params, sample);
+    empty = train_shared_index(comm, params, sample);
   }
-  for_each_local_block(manifest, local, options.add_batch,
-                       [&](const float* x, int64_t n, int64_t) { out.index.add(x, n, n); });
-  FID_CHECK(out.index.size() == out.ids.size(), "added ", out.index.size(), " vectors for ",
-            out.ids.size(), " rows");
-  if (!path.empty()) {
-    make_directories(options.save_or_load_dir);
-    index::save_index(path, out.index, out.manifest);
+  if (empty.is_graph() && comm.rank() == 0) {
+    log::info("--index_factory '", params.describe(), "' is a graph: each embedding shard gets its own, "
+              "searched separately and merged (its codebooks, if any, are shared)");
+  }
+  const std::string trained = empty.serialize();
+  for (size_t i = 0; i < local.positions.size(); ++i) {
+    LocalShards one;
+    one.positions = {local.positions[i]};
+    one.ranges = {local.ranges[i]};
+    one.rows = local.ranges[i].size();
+    index::DenseIndex part = index::DenseIndex::deserialize(trained, params);
+    for_each_local_block(manifest, one, options.add_batch,
+                         [&](const float* x, int64_t n, int64_t) { part.add(x, n, n); });
+    FID_CHECK(part.size() == one.rows, "added ", part.size(), " vectors for ", one.rows, " rows");
+    if (!paths.empty()) {
+      make_directories(options.save_or_load_dir);
+      index::save_index(paths[i], part, covers[i]);
+    }
+    out.parts.push_back(std::move(part));
   }
   return out;
 }

@@ -1,7 +1,10 @@
-// A rank's part of the dense index, built from the embedding shards the
-// shard plan gives it: a training sample drawn from every rank's shards, one
-// quantizer trained on rank 0 and shared, then this rank's vectors streamed
-// from HDF5 and added in batches. Saved and reloaded with index_file's checks.
+// A rank's parts of the dense index, one per embedding shard the shard plan
+// gives it: a training sample drawn from every rank's shards, one quantizer
+// trained on rank 0 and shared, then each shard's vectors streamed from HDF5
+// into its own part. Parts are saved and reloaded per shard (index_file), so
+// an index built by W ranks is searched by any number of ranks with the same
+// results: every part holds the same vectors, coded the same way, whichever
+// rank holds it (an HNSW graph too, being built per shard).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -40,22 +43,23 @@ void for_each_local_block(const Manifest& manifest, const LocalShards& local, in
                           const std::function<void(const float*, int64_t, int64_t)>& fn);
 
 struct LocalIndex {
-  index::DenseIndex index;
+  std::vector<index::DenseIndex> parts;  // one per local shard, in LocalShards order
   IdMap ids;
-  index::IndexManifest manifest;  // what a saved copy must match
+  int64_t size() const;  // vectors in all parts
 };
 
 struct BuildOptions {
   int64_t train_sample = 262144;  // vectors drawn over all ranks to train
   int64_t add_batch = 65536;      // rows read and added at a time
   uint64_t seed = 1234;
-  // Directory for one index file per rank; empty: neither load nor save.
+  // Directory for one index file per embedding shard; empty: neither load nor save.
   std::string save_or_load_dir;
 };
 
-// Loads this rank's saved index when `save_or_load_dir` holds one built for
-// the same shards, world and parameters (an error when it holds another),
-// else builds it and, with a directory, saves it.
+// Loads this rank's parts when `save_or_load_dir` holds every part of the
+// index (built for the same embeddings and parameters by any number of ranks;
+// an error when it holds another index), else builds them and, with a
+// directory, saves them.
 LocalIndex build_local_index(dist::Communicator& comm, const Manifest& manifest,
                              const index::IndexParams& params, const BuildOptions& options);
 

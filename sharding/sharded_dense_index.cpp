@@ -61,8 +61,49 @@ void ShardedDenseIndex::read_passage_rows() {
     }
   }
   FID_CHECK(!manifest_.is_subset() ||
-                static_cast<int64_t>(subset_rows_.size()) == local_.index.size(),
-            "read ", subset_rows_.size(), " passage ids for ", local_.index.size(), " vectors");
+                static_cast<int64_t>(subset_rows_.size()) == local_.size(),
+            "read ", subset_rows_.size(), " passage ids for ", local_.size(), " vectors");
+}
+
+void ShardedDenseIndex::set_nprobe(int nprobe) {
+  for (auto& p : local_.parts) p.set_nprobe(nprobe);
+}
+
+void ShardedDenseIndex::set_ef_search(int ef) {
+  for (auto& p : local_.parts) p.set_ef_search(ef);
+}
+
+void ShardedDenseIndex::search_parts(const float* queries, int64_t nq, int k, float* scores,
+                                     int64_t* labels) const {
+  if (local_.parts.size() == 1) {
+    local_.parts[0].search(queries, nq, k, scores, labels);
+    return;
+  }
+  const size_t nk = static_cast<size_t>(nq * k);
+  std::vector<std::vector<float>> ps(local_.parts.size(), std::vector<float>(nk));
+  std::vector<std::vector<int64_t>> pl(local_.parts.size(), std::vector<int64_t>(nk));
+  for (size_t p = 0; p < local_.parts.size(); ++p) {
+    local_.parts[p].search(queries, nq, k, ps[p].data(), pl[p].data());
+    for (auto& l : pl[p]) l = l < 0 ? -1 : label_starts_[p] + l;
+  }
+  std::vector<std::pair<float, int64_t>> all;
+  for (int64_t q = 0; q < nq; ++q) {
+    all.clear();
+    for (size_t p = 0; p < local_.parts.size(); ++p) {
+      for (int j = 0; j < k; ++j) {
+        const size_t at = static_cast<size_t>(q * k + j);
+        if (pl[p][at] >= 0) all.emplace_back(ps[p][at], pl[p][at]);
+      }
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return ranks_before(a.first, a.second, b.first, b.second);
+    });
+    for (int j = 0; j < k; ++j) {
+      const bool have = j < static_cast<int>(all.size());
+      scores[q * k + j] = have ? all[static_cast<size_t>(j)].first : 0.0f;
+      labels[q * k + j] = have ? all[static_cast<size_t>(j)].second : -1;
+    }
+  }
 }
 
 int64_t ShardedDenseIndex::passage_row(int64_t label) const {
@@ -135,7 +176,7 @@ TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* queries,
   return distributed_search_dense(
       comm, queries, nq, dim(), options.k,
       [&](const float* q, int64_t n, int k, float* scores, int64_t* ids) {
-        if (local_.index.size() == 0) return;  // a rank without shards adds nothing
+        if (local_.size() == 0) return;  // a rank without shards adds nothing
         if (options.rerank > 0) {
           // Sub-batches bound the candidates' float vectors held at once.
           const int64_t sub = 64;
@@ -143,11 +184,11 @@ TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* queries,
           std::vector<int64_t> cl(static_cast<size_t>(sub * cand));
           for (int64_t b = 0; b < n; b += sub) {
             const int64_t m = std::min(sub, n - b);
-            local_.index.search(q + b * dim(), m, cand, cs.data(), cl.data());
+            search_parts(q + b * dim(), m, cand, cs.data(), cl.data());
             rerank(q + b * dim(), m, cand, cl.data(), k, scores + b * k, ids + b * k);
           }
         } else {
-          local_.index.search(q, n, k, scores, ids);
+          search_parts(q, n, k, scores, ids);
         }
         for (int64_t i = 0; i < n * k; ++i) ids[i] = passage_row(ids[i]);
       },
@@ -155,8 +196,9 @@ TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* queries,
 }
 
 ShardedIndexSize ShardedDenseIndex::size(dist::Communicator& comm) const {
-  std::vector<int64_t> v = {local_.index.size(), local_.index.size_report().total_bytes,
-                            static_cast<int64_t>(subset_rows_.size() * sizeof(int64_t))};
+  int64_t bytes = 0;
+  for (const auto& p : local_.parts) bytes += p.size_report().total_bytes;
+  std::vector<int64_t> v = {local_.size(), bytes, static_cast<int64_t>(subset_rows_.size() * sizeof(int64_t))};
   comm.all_reduce_int64(v, dist::ReduceOp::kSum);
   return {v[0], v[1], v[2]};
 }

@@ -1,5 +1,6 @@
-// The one sharded dense index: every rank holds the FAISS index part over
-// the embedding shards the shard plan gives it (built from them or loaded),
+// The one sharded dense index: every rank holds the FAISS index parts of the
+// embedding shards the shard plan gives it (built from them or loaded; one
+// part per shard, so any world size searches a saved index the same way),
 // knows the passage row of every local vector, and searches with optional
 // exact re-ranking from the shards' float vectors; results are merged into
 // the global top-k (topk_merge). `fid retrieve` searches through it, and the
@@ -29,8 +30,8 @@ struct DenseSearchOptions {
   int64_t batch = 4096;  // queries per rank per round (bounds memory)
 };
 
-// Global size of the loaded index, summed over ranks (codebooks count once
-// per rank: each rank holds a copy).
+// Global size of the loaded index, summed over parts (codebooks count once
+// per part: each part holds a copy).
 struct ShardedIndexSize {
   int64_t vectors = 0;
   int64_t index_bytes = 0;   // serialised FAISS indexes
@@ -59,12 +60,16 @@ class ShardedDenseIndex {
   const Manifest& manifest() const { return manifest_; }
   const LocalIndex& local() const { return local_; }
   int64_t dim() const { return manifest_.dim; }
-  void set_nprobe(int nprobe) { local_.index.set_nprobe(nprobe); }
+  void set_nprobe(int nprobe);
+  void set_ef_search(int ef);
 
  private:
   // Local label -> row of the passages file.
   int64_t passage_row(int64_t label) const;
   void read_passage_rows();
+  // Every local part's top `k` of each query, merged: local labels (the
+  // label_starts_ numbering), ties by label (= by passage row), -1 past the end.
+  void search_parts(const float* queries, int64_t nq, int k, float* scores, int64_t* labels) const;
   // Re-scores `cand` candidates per query exactly and keeps the best k.
   void rerank(const float* queries, int64_t nq, int cand, const int64_t* labels, int k, float* out_scores,
               int64_t* out_labels);

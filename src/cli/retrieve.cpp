@@ -47,6 +47,11 @@ class RetrieveCommand : public Command {
     app.add_option("--nlist", o_.params.nlist, "IVF cells (0: about 4 sqrt(passages), a power of 2)")
         ->capture_default_str();
     app.add_option("--nprobe", o_.params.nprobe, "IVF cells searched per query")->capture_default_str();
+    app.add_option(flag("index_factory"), o_.params.factory,
+                   "any FAISS index_factory string, inner product (\"HNSW32\", \"IVF4096,SQ8\", "
+                   "\"OPQ16,IVF4096,PQ16\"); instead of --index_type");
+    app.add_option("--efSearch,--ef_search", o_.params.ef_search,
+                   "HNSW candidates kept while searching (default: FAISS's 16)");
     app.add_option(flag("indexing_batch_size"), o_.build.add_batch,
                    "vectors read from the shards and added to the index at a time")
         ->capture_default_str();

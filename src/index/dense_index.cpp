@@ -1,6 +1,8 @@
 #include "index/dense_index.h"
 
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/index_factory.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexPreTransform.h>
@@ -37,6 +39,22 @@ struct CountingWriter : faiss::IOWriter {
   }
 };
 
+// Keeps the first bytes written (FAISS's type tag, "IxFI", "IHNf", ...).
+struct HeadWriter : faiss::IOWriter {
+  std::string head;
+  size_t operator()(const void* p, size_t size, size_t nitems) override {
+    if (head.size() < 4) head.append(static_cast<const char*>(p), std::min<size_t>(size * nitems, 4 - head.size()));
+    return nitems;
+  }
+};
+
+// The FAISS type tag of an index (and of the index under a pre-transform).
+std::string type_tag(const faiss::Index* idx) {
+  HeadWriter w;
+  faiss::write_index(idx, &w);
+  return w.head;
+}
+
 // The index under an optional OPQ pre-transform.
 const faiss::Index* core_index(const faiss::Index* idx) {
   if (auto* pt = dynamic_cast<const faiss::IndexPreTransform*>(idx)) return pt->index;
@@ -49,6 +67,7 @@ std::string index_type_name(IndexType type) {
     case IndexType::kFlat: return "flat";
     case IndexType::kPQ: return "pq";
     case IndexType::kIVFPQ: return "ivfpq";
+    case IndexType::kFactory: return "factory";
   }
   return "?";
 }
@@ -57,12 +76,15 @@ IndexType parse_index_type(const std::string& name) {
   if (name == "flat") return IndexType::kFlat;
   if (name == "pq") return IndexType::kPQ;
   if (name == "ivfpq" || name == "ivf_pq" || name == "ivf-pq") return IndexType::kIVFPQ;
-  FID_THROW("unknown --index_type '", name, "' (use flat, pq or ivfpq)");
+  if (name == "factory") return IndexType::kFactory;
+  FID_THROW("unknown --index_type '", name, "' (use flat, pq or ivfpq, or --index_factory)");
 }
 
 nlohmann::json IndexParams::to_json() const {
-  return {{"type", index_type_name(type)}, {"dim", dim},     {"pq_m", pq_m},
-          {"pq_nbits", pq_nbits},          {"nlist", nlist}, {"opq", opq}};
+  nlohmann::json j = {{"type", index_type_name(type)}, {"dim", dim},     {"pq_m", pq_m},
+                      {"pq_nbits", pq_nbits},          {"nlist", nlist}, {"opq", opq}};
+  if (type == IndexType::kFactory) j["factory"] = factory;
+  return j;
 }
 
 IndexParams IndexParams::from_json(const nlohmann::json& j) {
@@ -73,10 +95,12 @@ IndexParams IndexParams::from_json(const nlohmann::json& j) {
   p.pq_nbits = j.at("pq_nbits").get<int>();
   p.nlist = j.at("nlist").get<int>();
   p.opq = j.at("opq").get<bool>();
+  if (p.type == IndexType::kFactory) p.factory = j.at("factory").get<std::string>();
   return p;
 }
 
 std::string IndexParams::describe() const {
+  if (type == IndexType::kFactory) return factory;
   std::string s;
   if (opq) s += "OPQ" + std::to_string(pq_m) + ",";
   if (type == IndexType::kIVFPQ) s += "IVF" + std::to_string(nlist) + ",";
@@ -86,6 +110,14 @@ std::string IndexParams::describe() const {
 
 void IndexParams::validate() const {
   FID_CHECK(dim > 0, "index dimension must be > 0, got ", dim);
+  FID_CHECK(nprobe > 0, "--nprobe must be > 0, got ", nprobe);
+  FID_CHECK(ef_search >= 0, "--efSearch must be >= 0, got ", ef_search);
+  if (type == IndexType::kFactory) {
+    FID_CHECK(!factory.empty(), "--index_factory is empty; give a FAISS factory string such as HNSW32 or IVF1024,SQ8");
+    FID_CHECK(!opq && pq_m == 0, "--index_factory '", factory, "' with --opq or --n-subquantizers: say it in the "
+              "factory string (e.g. OPQ16,IVF1024,PQ16)");
+    return;
+  }
   if (type == IndexType::kFlat) {
     FID_CHECK(!opq, "--opq needs --index_type pq or ivfpq (a rotation does not change flat search)");
     return;
@@ -105,6 +137,13 @@ DenseIndex::DenseIndex(const IndexParams& params) : params_(params) {
   const auto ip = faiss::METRIC_INNER_PRODUCT;
   faiss::Index* inner = nullptr;
   switch (params_.type) {
+    case IndexType::kFactory:
+      index_.reset(guarded(("building --index_factory '" + params_.factory + "'").c_str(), [&] {
+        return faiss::index_factory(d, params_.factory.c_str(), ip);
+      }));
+      set_nprobe(params_.nprobe);
+      if (params_.ef_search > 0) set_ef_search(params_.ef_search);
+      return;
     case IndexType::kFlat: inner = new faiss::IndexFlatIP(d); break;
     case IndexType::kPQ: inner = new faiss::IndexPQ(d, params_.pq_m, params_.pq_nbits, ip); break;
     case IndexType::kIVFPQ: {
@@ -136,13 +175,18 @@ int64_t DenseIndex::size() const { return index_->ntotal; }
 
 void DenseIndex::train(const float* x, int64_t n, int64_t seed) {
   if (params_.type == IndexType::kFlat) return;
-  const int64_t need = params_.type == IndexType::kIVFPQ ? params_.nlist : 1 << params_.pq_nbits;
+  if (is_trained()) return;  // HNSW over flat vectors, flat codes: nothing to learn
+  int64_t need = params_.type == IndexType::kIVFPQ ? params_.nlist : 1 << params_.pq_nbits;
+  if (params_.type == IndexType::kFactory) {
+    auto* ivf = dynamic_cast<const faiss::IndexIVF*>(core_index(index_.get()));
+    need = ivf ? static_cast<int64_t>(ivf->nlist) : 1;
+  }
   FID_CHECK(n >= need, "training ", params_.describe(), " needs at least ", need,
             " vectors, got ", n, "; raise --train_sample or lower --nlist / --n-bits");
   // Seeded k-means so every run (and every rank's shared copy) is the same.
   faiss::Index* core = const_cast<faiss::Index*>(core_index(index_.get()));
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core)) ivf->cp.seed = static_cast<int>(seed);
   if (auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(core)) {
-    ivf->cp.seed = static_cast<int>(seed);
     ivf->pq.cp.seed = static_cast<int>(seed);
   } else if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core)) {
     pq->pq.cp.seed = static_cast<int>(seed);
@@ -175,6 +219,20 @@ void DenseIndex::set_nprobe(int nprobe) {
   if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core)) ivf->nprobe = nprobe;
 }
 
+void DenseIndex::set_ef_search(int ef) {
+  FID_CHECK(ef > 0, "--efSearch must be > 0, got ", ef);
+  params_.ef_search = ef;
+  auto* core = const_cast<faiss::Index*>(core_index(index_.get()));
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core)) hnsw->hnsw.efSearch = ef;
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(core)) {
+    if (auto* q = dynamic_cast<faiss::IndexHNSW*>(ivf->quantizer)) q->hnsw.efSearch = ef;
+  }
+}
+
+bool DenseIndex::is_graph() const {
+  return dynamic_cast<const faiss::IndexHNSW*>(core_index(index_.get())) != nullptr;
+}
+
 std::string DenseIndex::serialize() const {
   faiss::VectorIOWriter w;
   guarded("serialising the index", [&] { faiss::write_index(index_.get(), &w); });
@@ -189,14 +247,21 @@ DenseIndex DenseIndex::deserialize(const std::string& bytes, const IndexParams& 
   out.index_.reset(guarded("reading a serialised index", [&] { return faiss::read_index(&r); }));
   out.check_matches_params();
   out.set_nprobe(std::max(1, params.nprobe));
+  if (params.ef_search > 0) out.set_ef_search(params.ef_search);
   return out;
 }
 
 void DenseIndex::check_matches_params() const {
   const faiss::Index* core = core_index(index_.get());
   bool ok = index_->d == params_.dim &&
-            params_.opq == (dynamic_cast<const faiss::IndexPreTransform*>(index_.get()) != nullptr);
-  if (params_.type == IndexType::kFlat) {
+            (params_.type == IndexType::kFactory ||
+             params_.opq == (dynamic_cast<const faiss::IndexPreTransform*>(index_.get()) != nullptr));
+  if (params_.type == IndexType::kFactory) {
+    // The same FAISS index types (as serialised) as the factory string builds.
+    const DenseIndex fresh(params_);
+    ok = ok && type_tag(index_.get()) == type_tag(fresh.index_.get()) &&
+         type_tag(core) == type_tag(core_index(fresh.index_.get()));
+  } else if (params_.type == IndexType::kFlat) {
     ok = ok && dynamic_cast<const faiss::IndexFlat*>(core) != nullptr;
   } else if (params_.type == IndexType::kPQ) {
     auto* pq = dynamic_cast<const faiss::IndexPQ*>(core);
@@ -223,6 +288,8 @@ IndexSize DenseIndex::size_report() const {
     s.code_bytes = static_cast<int64_t>(ivf->code_size);
   } else if (auto* codes = dynamic_cast<const faiss::IndexFlatCodes*>(core)) {
     s.code_bytes = static_cast<int64_t>(codes->code_size);
+  } else if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(core)) {
+    if (auto* st = dynamic_cast<const faiss::IndexFlatCodes*>(hnsw->storage)) s.code_bytes = static_cast<int64_t>(st->code_size);
   }
   s.bytes_per_vector = size() > 0 ? static_cast<double>(s.total_bytes) / size() : 0.0;
   return s;

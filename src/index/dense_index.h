@@ -1,7 +1,9 @@
 // Dense passage index over FAISS: exact inner product (flat), product
-// quantization (PQ), IVF-PQ, each optionally behind an OPQ rotation. Every
-// rank holds one; the trained empty index is serialised on one rank and
-// shared so all shards use one codebook. No FAISS types in this header.
+// quantization (PQ), IVF-PQ, each optionally behind an OPQ rotation, or any
+// index FAISS's index_factory builds (HNSW, IVF-Flat, scalar quantizers, ...),
+// always with the inner-product metric. Each embedding shard gets a part;
+// the trained empty index is serialised on one rank and shared so all parts
+// use one codebook. No FAISS types in this header.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,9 +16,9 @@ namespace faiss { struct Index; }
 
 namespace fid::index {
 
-enum class IndexType { kFlat, kPQ, kIVFPQ };
+enum class IndexType { kFlat, kPQ, kIVFPQ, kFactory };
 std::string index_type_name(IndexType type);
-// "flat" | "pq" | "ivfpq" (also "ivf_pq", "ivf-pq").
+// "flat" | "pq" | "ivfpq" (also "ivf_pq", "ivf-pq") | "factory".
 IndexType parse_index_type(const std::string& name);
 
 struct IndexParams {
@@ -27,6 +29,8 @@ struct IndexParams {
   int nlist = 0;     // IVF cells
   int nprobe = 1;    // IVF cells visited per query (a search setting)
   bool opq = false;  // learn an OPQ rotation before PQ
+  std::string factory;  // kFactory: FAISS's index_factory string ("IVF4096,SQ8", "HNSW32")
+  int ef_search = 0;    // HNSW candidates kept while searching (a search setting; 0: FAISS's 16)
   // Everything that changes the stored index (nprobe does not).
   nlohmann::json to_json() const;
   static IndexParams from_json(const nlohmann::json& j);
@@ -64,6 +68,11 @@ class DenseIndex {
   // fewer than k vectors exist.
   void search(const float* queries, int64_t nq, int k, float* scores, int64_t* labels) const;
   void set_nprobe(int nprobe);
+  // HNSW's efSearch (the index, or an IVF's HNSW coarse quantizer); no-op elsewhere.
+  void set_ef_search(int ef);
+  // True for an index whose structure depends on the vectors added (HNSW):
+  // its parts cannot share more than their codebooks.
+  bool is_graph() const;
 
   // The whole index as bytes (faiss::write_index), and back; `params` must
   // describe the serialised index (checked).

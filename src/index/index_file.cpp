@@ -21,9 +21,9 @@ std::string shards_text(const std::vector<CoveredShard>& shards) {
 }
 }  // namespace
 
-std::string index_file_for_rank(const std::string& dir, int rank) {
+std::string index_file_for_shard(const std::string& dir, int shard_index) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "index_r%05d.faiss", rank);
+  std::snprintf(buf, sizeof buf, "index_s%05d.faiss", shard_index);
   return join_path(dir, buf);
 }
 
@@ -35,8 +35,6 @@ void save_index(const std::string& path, const DenseIndex& index, IndexManifest 
   j["version"] = kIndexVersion;
   j["params"] = manifest.params.to_json();
   j["ntotal"] = manifest.ntotal;
-  j["world_size"] = manifest.world_size;
-  j["rank"] = manifest.rank;
   j["embeddings_id"] = manifest.embeddings_id;
   j["shards"] = nlohmann::json::array();
   for (const auto& s : manifest.shards) {
@@ -63,8 +61,6 @@ IndexManifest read_index_manifest(const std::string& path) {
   try {
     m.params = IndexParams::from_json(j.at("params"));
     m.ntotal = j.at("ntotal").get<int64_t>();
-    m.world_size = j.at("world_size").get<int>();
-    m.rank = j.at("rank").get<int>();
     m.embeddings_id = j.at("embeddings_id").get<std::string>();
     for (const auto& s : j.at("shards")) {
       m.shards.push_back({s.at("index").get<int>(), s.at("row_begin").get<int64_t>(),
@@ -88,15 +84,13 @@ DenseIndex load_index(const std::string& path, const IndexManifest& expected) {
   const IndexParams& p = expected.params;
   if (got.params.dim != p.dim) refuse("dimension", std::to_string(p.dim), std::to_string(got.params.dim));
   if (got.params.to_json() != p.to_json()) refuse("index", p.describe(), got.params.describe());
-  if (got.world_size != expected.world_size)
-    refuse("world size", std::to_string(expected.world_size), std::to_string(got.world_size));
-  if (got.rank != expected.rank) refuse("rank", std::to_string(expected.rank), std::to_string(got.rank));
   if (!(got.shards == expected.shards))
     refuse("shards", shards_text(expected.shards), shards_text(got.shards));
   if (got.embeddings_id != expected.embeddings_id)
     refuse("embeddings", "'" + expected.embeddings_id + "'", "'" + got.embeddings_id + "'");
-  IndexParams with_nprobe = got.params;
+  IndexParams with_nprobe = got.params;  // search settings are this run's
   with_nprobe.nprobe = p.nprobe;
+  with_nprobe.ef_search = p.ef_search;
   DenseIndex index = DenseIndex::deserialize(read_file(path), with_nprobe);
   FID_CHECK(index.size() == got.ntotal, "the saved index '", path, "' holds ", index.size(),
             " vectors but its manifest says ", got.ntotal, "; rebuild the index");

@@ -25,6 +25,13 @@ using Clock = std::chrono::steady_clock;
 void complete_index_params(RetrieveJobOptions& o, const sharding::Manifest& manifest) {
   index::IndexParams& p = o.params;
   p.dim = manifest.dim;
+  if (!p.factory.empty()) {
+    FID_CHECK(o.index_type.empty() || o.index_type == "factory", "--index_type ", o.index_type,
+              " and --index_factory '", p.factory, "': give one of them");
+    p.type = index::IndexType::kFactory;
+    p.validate();
+    return;
+  }
   p.type = o.index_type.empty() ? (p.pq_m > 0 ? index::IndexType::kPQ : index::IndexType::kFlat)
                                 : index::parse_index_type(o.index_type);
   if (p.type == index::IndexType::kFlat) {

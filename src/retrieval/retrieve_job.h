@@ -26,7 +26,8 @@ struct RetrieveJobOptions {
   std::string data;        // questions
   std::string embeddings;  // manifest.json or glob of the shards
   std::string output;      // retrieval output (.json or .jsonl)
-  std::string index_type;  // flat | pq | ivfpq; "": the seed's rule (pq_m > 0 means PQ)
+  std::string index_type;  // flat | pq | ivfpq; "": the seed's rule (pq_m > 0 means PQ);
+                           // params.factory set: FAISS's index_factory string instead
   std::string save_or_load_index;  // "": build in memory only
   int64_t batch_size = 64;          // questions encoded at a time per rank
   int64_t question_maxlength = -1;  // -1: the retriever's config

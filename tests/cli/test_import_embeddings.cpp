@@ -130,7 +130,7 @@ TEST(ImportEmbeddings, WrongFilesAreRefusedNamingThem) {
   EXPECT_NE(out.find("truncated"), std::string::npos) << out;
   // Embeddings of another passages file: the first id is not in it.
   write_text(w.path("other.tsv"), "id\ttext\ttitle\nx1\tsome text\tSome title\n");
-  out = w.fid_fails(1, "import-embeddings --embeddings '" + w.path("fid16/passages_00") + "' --passages " +
+  out = w.fid_fails(1, "import-embeddings --embeddings '" + w.path("bad/passages_00") + "' --passages " +
                            w.path("other.tsv") + " --output_path " + w.path("other/"));
   EXPECT_NE(out.find("is not in --passages"), std::string::npos) << out;
 }
