@@ -141,7 +141,10 @@ LocalIndex build_local_index(dist::Communicator& comm, const Manifest& manifest,
     const int64_t parts_with = dist::all_reduce_sum(comm, have);
     const int64_t parts_all = static_cast<int64_t>(manifest.shards.size());
     if (parts_with == parts_all) {
-      for (size_t i = 0; i < paths.size(); ++i) out.parts.push_back(index::load_index(paths[i], covers[i]));
+      for (size_t i = 0; i < paths.size(); ++i) {
+        out.parts.push_back(index::load_index(paths[i], covers[i]));
+        out.parts.back().share_coarse_quantizer(out.parts.front());  // one copy per rank
+      }
       log::info("loaded the saved index from '", options.save_or_load_dir, "' (", parts_all, " parts, ",
                 local.positions.size(), " on this rank)");
       return out;
@@ -182,6 +185,7 @@ LocalIndex build_local_index(dist::Communicator& comm, const Manifest& manifest,
       index::save_index(paths[i], part, covers[i]);
     }
     out.parts.push_back(std::move(part));
+    out.parts.back().share_coarse_quantizer(out.parts.front());  // one copy per rank
   }
   return out;
 }

@@ -96,22 +96,28 @@ void table(int64_t n, int64_t nq, int64_t d, int64_t train_n) {
   DenseIndex exact(flat);
   exact.add(base.data(), n);
   Run truth = timed_search(exact, queries, nq, k);
-  std::printf("%-22s %10s %9s %9s %9s %12s %9s %9s\n", "index", "queries/s", "R@1", "R@10", "R@100",
-              "bytes/vec", "train s", "add s");
-  std::printf("%-22s %10.1f %9.3f %9.3f %9.3f %12.1f %9s %9s\n", "Flat (exact)", truth.qps, 1.0,
-              1.0, 1.0, exact.size_report().bytes_per_vector, "-", "-");
+  std::printf("%-22s %10s %9s %9s %9s %12s %9s %9s %9s\n", "index", "queries/s", "R@1", "R@10", "R@100",
+              "bytes/vec", "train s", "add s", "+RSS MiB");
+  std::printf("%-22s %10.1f %9.3f %9.3f %9.3f %12.1f %9s %9s %9s\n", "Flat (exact)", truth.qps, 1.0,
+              1.0, 1.0, exact.size_report().bytes_per_vector, "-", "-", "-");
   std::fflush(stdout);
 
   struct Case {
     IndexType type;
     int m, nlist;
-    std::vector<int> nprobes;  // IVF: one trained index searched at each
+    std::vector<int> nprobes;  // IVF: one trained index searched at each (HNSW: efSearch)
+    std::string factory;       // kFactory
   };
   const int nlist = 1024;
-  const Case cases[] = {{IndexType::kPQ, 16, 0, {0}},
-                        {IndexType::kPQ, 32, 0, {0}},
-                        {IndexType::kPQ, 64, 0, {0}},
-                        {IndexType::kIVFPQ, 32, nlist, {16, 64}}};
+  const Case cases[] = {{IndexType::kPQ, 16, 0, {0}, ""},
+                        {IndexType::kPQ, 32, 0, {0}, ""},
+                        {IndexType::kPQ, 64, 0, {0}, ""},
+                        {IndexType::kIVFPQ, 32, nlist, {16, 64}, ""},
+                        {IndexType::kFactory, 0, 0, {16}, "IVF1024,Flat"},
+                        {IndexType::kFactory, 0, 0, {0}, "SQ8"},
+                        {IndexType::kFactory, 0, 0, {16}, "IVF1024,SQ8"},
+                        {IndexType::kFactory, 0, 0, {64, 256}, "HNSW32"},
+                        {IndexType::kFactory, 0, 0, {64, 256}, "HNSW32_SQ8"}};
   const int64_t pq_nq = std::min<int64_t>(nq, 200);  // PQ scans every code per query
   for (const auto& c : cases) {
     IndexParams p;
@@ -119,6 +125,8 @@ void table(int64_t n, int64_t nq, int64_t d, int64_t train_n) {
     p.dim = d;
     p.pq_m = c.m;
     p.nlist = c.nlist;
+    p.factory = c.factory;
+    const double rss0 = fid::current_rss_bytes();
     DenseIndex idx(p);
     auto t1 = Clock::now();
     idx.train(base.data(), std::min(n, train_n));
@@ -126,20 +134,29 @@ void table(int64_t n, int64_t nq, int64_t d, int64_t train_n) {
     t1 = Clock::now();
     idx.add(base.data(), n);
     const double add_s = seconds_since(t1);
-    const int64_t m = c.type == IndexType::kPQ ? pq_nq : nq;
-    for (int nprobe : c.nprobes) {
-      if (nprobe > 0) idx.set_nprobe(nprobe);
+    const double rss_mib = (fid::current_rss_bytes() - rss0) / 1048576.0;  // what the index holds
+    const bool exhaustive = c.type == IndexType::kPQ || c.factory == "SQ8";
+    const int64_t m = exhaustive ? pq_nq : nq;
+    for (int np : c.nprobes) {
+      std::string name = idx.params().describe();
+      if (np > 0 && idx.is_graph()) {
+        idx.set_ef_search(np);
+        name += ",ef" + std::to_string(np);
+      } else if (np > 0) {
+        idx.set_nprobe(np);
+        name += ",np" + std::to_string(np);
+      }
       Run r = timed_search(idx, queries, m, k);
-      std::string name = idx.params().describe() + (nprobe ? ",np" + std::to_string(nprobe) : "");
-      std::printf("%-22s %10.1f %9.3f %9.3f %9.3f %12.1f %9.1f %9.1f\n", name.c_str(), r.qps,
+      std::printf("%-22s %10.1f %9.3f %9.3f %9.3f %12.1f %9.1f %9.1f %9.0f\n", name.c_str(), r.qps,
                   fid::testing::recall_at(truth.ids, k, r.ids, k, m, 1),
                   fid::testing::recall_at(truth.ids, k, r.ids, k, m, 10),
                   fid::testing::recall_at(truth.ids, k, r.ids, k, m, 100),
-                  idx.size_report().bytes_per_vector, train_s, add_s);
+                  idx.size_report().bytes_per_vector, train_s, add_s, rss_mib);
       std::fflush(stdout);
     }
   }
-  std::printf("recall@k: fraction of the exact top-k found in the index's top-k\n");
+  std::printf("recall@k: fraction of the exact top-k found in the index's top-k; +RSS: resident "
+              "memory the index added while built\n");
   std::printf("peak RSS: %.0f MiB\n", fid::peak_rss_bytes() / 1048576.0);
 }
 
