@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -41,13 +42,35 @@ std::string start_ticks(long pid) {
 struct Holder {
   std::string host, start;
   long pid = -1;
+  std::string job = "-";  // SLURM_JOB_ID ("-" outside SLURM)
+  long restart = 0;       // SLURM_RESTART_COUNT
 };
 
 Holder parse(const std::string& text) {
   Holder h;
   std::istringstream in(text);
-  in >> h.host >> h.pid >> h.start;
+  in >> h.host >> h.pid >> h.start >> h.job >> h.restart;  // older locks stop after start
   return h;
+}
+
+std::string env_or_dash(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : std::string("-");
+}
+
+// This process's SLURM job and how often SLURM has requeued it.
+Holder this_job() {
+  Holder me;
+  me.job = env_or_dash("SLURM_JOB_ID");
+  const std::string r = env_or_dash("SLURM_RESTART_COUNT");
+  me.restart = r == "-" ? 0 : std::atol(r.c_str());
+  return me;
+}
+
+// The holder is an earlier run of this job: SLURM requeues a job only once
+// it has ended, so that run is gone wherever it ran.
+bool earlier_run_of_this_job(const Holder& h, const Holder& me) {
+  return me.job != "-" && h.job == me.job && h.restart < me.restart;
 }
 
 // Field 3 of /proc/<pid>/stat: 'Z' (zombie) or 'X' is a process that ended.
@@ -81,7 +104,9 @@ RunLock::RunLock(const std::string& dir, const std::string& what, const std::str
   path_ = join_path(dir, part.empty() ? ".fid.lock" : ".fid.lock." + part);
   const std::string here = host_name();
   const long pid = static_cast<long>(::getpid());
-  mine_ = here + " " + std::to_string(pid) + " " + start_ticks(pid) + "\n";
+  const Holder me = this_job();
+  mine_ = here + " " + std::to_string(pid) + " " + start_ticks(pid) + " " + me.job + " " +
+          std::to_string(me.restart) + "\n";
   // Written aside, then linked into place: link() fails when the lock
   // exists, atomically, on NFS as well.
   const std::string tmp = path_ + ".new." + std::to_string(pid);
@@ -94,6 +119,12 @@ RunLock::RunLock(const std::string& dir, const std::string& what, const std::str
       FID_THROW("cannot create the lock '", path_, "': ", std::strerror(err));
     }
     const Holder h = parse(read_file(path_));
+    if (earlier_run_of_this_job(h, me)) {
+      log::warn("taking over '", path_, "': it was held by run ", h.restart, " of SLURM job ", h.job, " (", h.host,
+                " pid ", h.pid, "), which SLURM requeued as this run ", me.restart);
+      std::remove(path_.c_str());
+      continue;
+    }
     if (h.host == here && !alive_after_grace(h, here)) {
       log::warn("taking over '", path_, "': the job that held it (", h.host, " pid ", h.pid,
                 ") is gone");

@@ -4,7 +4,10 @@
 // directory is refused, naming the holder, instead of resuming (or
 // "repairing") the first one's files under its feet; HDF5's own file locks
 // are off on most cluster filesystems. The lock of a job that died (same
-// host, process gone or its pid reused) is taken over, and the log says so.
+// host, process gone or its pid reused) is taken over, and the log says so;
+// so is the lock of an earlier run of this same SLURM job (same
+// SLURM_JOB_ID, lower SLURM_RESTART_COUNT: SLURM requeued it, after it
+// ended, possibly onto another host, where its pid cannot be checked).
 #pragma once
 #include <string>
 

@@ -44,6 +44,8 @@ double bm25_idf(int64_t num_docs, int64_t df) {
 
 void Bm25Index::add(int64_t global_id, const std::vector<std::string>& terms) {
   FID_CHECK(!finalized_, "BM25 index: add() after finalize()");
+  // Documents are numbered in uint32_t, and the search reserves the largest.
+  FID_CHECK(doc_ids_.size() < 0xffffffffu, "BM25 index: too many documents in one shard");
   const auto doc = static_cast<uint32_t>(doc_ids_.size());
   doc_ids_.push_back(global_id);
   doc_lengths_.push_back(static_cast<uint32_t>(terms.size()));
@@ -85,6 +87,9 @@ void Bm25Index::finalize() {
   }
   building_.clear();
   building_.shrink_to_fit();
+  // add() numbers documents in arrival order, so each posting list is sorted
+  // by document, as the document-at-a-time search needs.
+  compute_bounds();
   finalized_ = true;
 }
 
@@ -101,46 +106,6 @@ std::vector<int64_t> Bm25Index::document_frequencies(const std::vector<std::stri
     if (t >= 0) df[i] = static_cast<int64_t>(offsets_[t + 1] - offsets_[t]);
   }
   return df;
-}
-
-std::vector<Bm25Hit> Bm25Index::search(const std::vector<std::string>& query,
-                                       const Bm25Stats& stats, const Bm25Params& params,
-                                       int k) const {
-  FID_CHECK(finalized_, "BM25 index: finalize() before querying");
-  if (k <= 0 || doc_ids_.empty() || stats.num_docs == 0) return {};
-  // Repeated query terms count once per occurrence: weight = occurrences.
-  std::unordered_map<int32_t, int> weights;
-  for (const auto& term : query) {
-    int32_t t = term_id(term);
-    if (t >= 0) ++weights[t];
-  }
-  std::vector<double> acc(doc_ids_.size(), 0.0);
-  std::vector<uint32_t> touched;
-  const double k1 = params.k1;
-  const double b = params.b;
-  const double avgdl = stats.avg_doc_length > 0 ? stats.avg_doc_length : 1.0;
-  for (const auto& [t, w] : weights) {
-    auto df_it = stats.df.find(terms_[t]);
-    FID_CHECK(df_it != stats.df.end(), "BM25: no collection df for query term '", terms_[t], "'");
-    const double idf = bm25_idf(stats.num_docs, df_it->second) * w;
-    for (uint64_t o = offsets_[t]; o < offsets_[t + 1]; ++o) {
-      const uint32_t d = post_docs_[o];
-      const double tf = post_tfs_[o];
-      const double norm = k1 * (1.0 - b + b * doc_lengths_[d] / avgdl);
-      if (acc[d] == 0.0) touched.push_back(d);
-      acc[d] += idf * tf * (k1 + 1.0) / (tf + norm);
-    }
-  }
-  std::vector<Bm25Hit> hits;
-  hits.reserve(touched.size());
-  for (uint32_t d : touched) hits.push_back({acc[d], doc_ids_[d]});
-  auto better = [](const Bm25Hit& a, const Bm25Hit& c) {
-    return a.score != c.score ? a.score > c.score : a.id < c.id;
-  };
-  const size_t keep = std::min(hits.size(), static_cast<size_t>(k));
-  std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(keep), hits.end(), better);
-  hits.resize(keep);
-  return hits;
 }
 
 void Bm25Index::save(const std::string& path, const std::string& meta) const {
@@ -217,9 +182,16 @@ Bm25Index Bm25Index::load(const std::string& path, std::string* meta) {
     idx.terms_.push_back(blob.substr(begin, end - begin));
     begin = end;
   }
-  for (uint32_t d : idx.post_docs_) {
-    FID_CHECK(d < idx.doc_ids_.size(), "BM25 index '", path, "' is corrupted");
+  // The search walks each posting list in increasing document order.
+  for (size_t t = 0; t + 1 < idx.offsets_.size(); ++t) {
+    FID_CHECK(idx.offsets_[t] <= idx.offsets_[t + 1], "BM25 index '", path, "' is corrupted");
+    for (uint64_t o = idx.offsets_[t]; o < idx.offsets_[t + 1]; ++o) {
+      FID_CHECK(idx.post_docs_[o] < idx.doc_ids_.size() &&
+                    (o == idx.offsets_[t] || idx.post_docs_[o - 1] < idx.post_docs_[o]),
+                "BM25 index '", path, "' is corrupted");
+    }
   }
+  idx.compute_bounds();
   idx.finalized_ = true;
   if (meta != nullptr) *meta = m;
   return idx;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace fid::index {
@@ -29,6 +30,15 @@ struct Bm25Hit {
   int64_t id;  // global passage row
 };
 
+// What one search() did, for tests and benchmarks to see that pruning skips
+// work: `postings_total` is what exhaustive scoring would score.
+struct Bm25SearchCounters {
+  int64_t postings_total = 0;
+  int64_t postings_scored = 0;  // term scores computed
+  int64_t docs_scored = 0;      // candidates scored on every query term
+  bool pruned = false;          // whether bounds were usable for this query
+};
+
 class Bm25Index {
  public:
   // Documents in any order; `global_id` is the passage's row in the collection.
@@ -42,9 +52,17 @@ class Bm25Index {
   std::vector<int64_t> document_frequencies(const std::vector<std::string>& terms) const;
 
   // The k best documents of this shard, best first, ties by smaller global id.
-  // Documents sharing no term with the query are not returned.
+  // Documents sharing no term with the query are not returned. Document at a
+  // time with MaxScore pruning (bm25_search.cpp); the result, scores included
+  // bit for bit, is that of search_exhaustive().
   std::vector<Bm25Hit> search(const std::vector<std::string>& query, const Bm25Stats& stats,
-                              const Bm25Params& params, int k) const;
+                              const Bm25Params& params, int k,
+                              Bm25SearchCounters* counters = nullptr) const;
+  // Reference: every posting of every query term into a shard-sized
+  // accumulator. For tests and benchmarks; search() is the one to use.
+  std::vector<Bm25Hit> search_exhaustive(const std::vector<std::string>& query,
+                                         const Bm25Stats& stats, const Bm25Params& params,
+                                         int k) const;
 
   // Versioned binary file; `meta` (e.g. passages fingerprint and row range) is
   // stored verbatim and returned by load() for the caller to check.
@@ -53,6 +71,10 @@ class Bm25Index {
 
  private:
   int32_t term_id(const std::string& term) const;
+  // (term id, occurrences in the query) in the order both searches sum in.
+  std::vector<std::pair<int32_t, int>> query_terms(const std::vector<std::string>& query) const;
+  // Fills the bound_* arrays from the postings (finalize() and load()).
+  void compute_bounds();
   std::unordered_map<std::string, int32_t> vocab_;
   std::vector<std::string> terms_;
   std::vector<int64_t> doc_ids_;
@@ -63,10 +85,25 @@ class Bm25Index {
   std::vector<uint64_t> offsets_;
   std::vector<uint32_t> post_docs_;
   std::vector<uint32_t> post_tfs_;
+  // Per term, the postings' (tf, dl) Pareto front: no other posting has a
+  // larger tf and a smaller dl. A term's score grows with tf and falls with dl
+  // (k1 >= 0, 0 <= b <= 1), so its maximum over the postings lies on the front,
+  // whatever k1, b, idf and avgdl a query brings. Derived, not saved.
+  std::vector<uint64_t> bound_offsets_;
+  std::vector<uint32_t> bound_tfs_;
+  std::vector<uint32_t> bound_dls_;
   bool finalized_ = false;
 };
 
 // Brute-force check helper and the query-side formula, shared with tests.
 double bm25_idf(int64_t num_docs, int64_t df);
+
+// One term's score in one document; both searches use this very expression so
+// that their sums agree to the bit. `idf` includes the query weight.
+inline double bm25_term_score(double idf, double tf, uint32_t dl, double k1, double b,
+                              double avgdl) {
+  const double norm = k1 * (1.0 - b + b * dl / avgdl);
+  return idf * tf * (k1 + 1.0) / (tf + norm);
+}
 
 }  // namespace fid::index

@@ -12,7 +12,7 @@
 namespace fid::testing {
 
 RetrieveWorkspace::RetrieveWorkspace() : Workspace("fid-retrieve-cli") {
-  synth_data(150);
+  synth_data(300);  // about 300 passages: enough to train OPQ (256 centroids)
   tiny_retriever("ret", kDim, 4,
                  "--apply_question_mask --apply_passage_mask --question_maxlength 24 --passage_maxlength 48");
 

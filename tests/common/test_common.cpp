@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/progress.h"
+#include "common/run_lock.h"
 #include "common/system.h"
 #include "support/test_util.h"
 
@@ -95,3 +96,32 @@ TEST(System, RssIsPositiveAndPeakAtLeastCurrent) {
 
 }  // namespace
 }  // namespace fid
+
+// The lock of an earlier run of this same SLURM job (requeued, possibly to
+// another host) is taken over; one of another job, or of the same run on
+// another host, is refused naming the holder.
+TEST(RunLockTest, AnEarlierRunOfThisSlurmJobIsTakenOverOthersAreRefused) {
+  fid::testing::TempDir dir;
+  auto with_env = [](const char* job, const char* restart) {
+    setenv("SLURM_JOB_ID", job, 1);
+    setenv("SLURM_RESTART_COUNT", restart, 1);
+  };
+  const std::string lock = dir.file(".fid.lock");
+  // Held by run 0 of job 4242 on a host this process cannot check.
+  fid::testing::write_text(lock, "node-elsewhere 12345 999 4242 0\n");
+  with_env("4242", "0");  // the same run: not a requeue
+  std::string e = fid::testing::error_of([&] { fid::RunLock l(dir.path(), "--output_path"); });
+  EXPECT_NE(e.find("in use by another job (node-elsewhere pid 12345"), std::string::npos) << e;
+  with_env("777", "3");  // another job
+  e = fid::testing::error_of([&] { fid::RunLock l(dir.path(), "--output_path"); });
+  EXPECT_NE(e.find("in use by another job"), std::string::npos) << e;
+  with_env("4242", "1");  // requeued once: takes it over, holds it, removes it at the end
+  {
+    fid::RunLock l(dir.path(), "--output_path");
+    const std::string held = fid::read_file(lock);
+    EXPECT_NE(held.find(" 4242 1\n"), std::string::npos) << held;
+  }
+  EXPECT_FALSE(fid::path_exists(lock));
+  unsetenv("SLURM_JOB_ID");
+  unsetenv("SLURM_RESTART_COUNT");
+}
