@@ -1,6 +1,7 @@
 #include "sharding/sharded_dense_index.h"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 #include "common/error.h"
@@ -173,10 +174,17 @@ TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* queries,
   FID_CHECK(options.k >= 1, "--n-docs must be >= 1, got ", options.k);
   FID_CHECK(options.rerank >= 0, "--rerank must be >= 0, got ", options.rerank);
   const int cand = std::max(options.k, options.rerank);
+  local_search_s_ = 0;
   return distributed_search_dense(
       comm, queries, nq, dim(), options.k,
       [&](const float* q, int64_t n, int k, float* scores, int64_t* ids) {
         if (local_.size() == 0) return;  // a rank without shards adds nothing
+        const auto t0 = std::chrono::steady_clock::now();
+        struct AddTime {  // also when the search throws
+          double& total;
+          std::chrono::steady_clock::time_point t0;
+          ~AddTime() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+        } add_time{local_search_s_, t0};
         if (options.rerank > 0) {
           // Sub-batches bound the candidates' float vectors held at once.
           const int64_t sub = 64;

@@ -57,6 +57,9 @@ class ShardedDenseIndex {
   // Collective.
   ShardedIndexSize size(dist::Communicator& comm) const;
 
+  // Seconds this rank spent in its own parts during the last search (the
+  // rest of search() is the all-gather and the merge).
+  double last_local_search_s() const { return local_search_s_; }
   const Manifest& manifest() const { return manifest_; }
   const LocalIndex& local() const { return local_; }
   int64_t dim() const { return manifest_.dim; }
@@ -77,6 +80,7 @@ class ShardedDenseIndex {
   Manifest manifest_;
   LocalShards shards_;
   LocalIndex local_;
+  double local_search_s_ = 0;
   std::vector<int64_t> label_starts_;  // first local label of each local shard
   std::vector<int64_t> subset_rows_;   // subset manifests: local label -> passage row
   std::vector<std::unique_ptr<EmbeddingShardReader>> readers_;  // opened to re-rank

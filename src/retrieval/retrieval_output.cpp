@@ -6,6 +6,8 @@
 #include "common/error.h"
 #include "common/round_robin.h"
 #include "common/files.h"
+
+#include <chrono>
 #include "common/log.h"
 #include "data/example_reader.h"
 #include "data/example_writer.h"
@@ -57,6 +59,9 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
   const auto k = static_cast<size_t>(run.topk.k);
   FID_CHECK(static_cast<int64_t>(nq) == run.topk.nq, "retrieval results for ", run.topk.nq,
             " questions, ", nq, " questions read");
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  auto t = Clock::now();
   std::vector<data::Example> out = run.questions;
   std::vector<text::RetrievedQuestion> eval(nq);
   for (size_t q = 0; q < nq; ++q) {
@@ -75,8 +80,12 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
       out[q].ctxs.push_back(std::move(c));
     }
   }
+  const double lookup_s = since(t);
+  t = Clock::now();
   // has_answer over `validation_workers` threads, as the seed's validation workers.
   text::TopKAccuracy acc = text::top_k_accuracy(eval, validation_workers, match);
+  const double match_s = since(t);
+  t = Clock::now();
   for (size_t q = 0; q < nq; ++q) {
     for (size_t j = 0; j < out[q].ctxs.size(); ++j) out[q].ctxs[j].hasanswer = acc.question_hits[q][j];
   }
@@ -84,8 +93,14 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
   data::write_examples(output_path, out, jsonl ? data::DatasetFormat::kJsonLines
                                                : data::DatasetFormat::kJsonArray);
 
+  const double write_s = since(t);
   std::map<int, double> table;
-  nlohmann::json metrics = {{"questions", nq}, {"n_docs", k}};
+  // Where the output stage's time went (the caller adds the earlier stages).
+  nlohmann::json metrics = {{"questions", nq},
+                            {"n_docs", k},
+                            {"stage_passage_lookup_s", lookup_s},
+                            {"stage_answer_match_s", match_s},
+                            {"stage_write_s", write_s}};
   std::string line = "top-k accuracy:";
   for (int kk : {1, 5, 10, 20, 50, 100}) {
     if (static_cast<size_t>(kk) > k) break;

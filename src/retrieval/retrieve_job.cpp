@@ -127,10 +127,15 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
   t0 = Clock::now();
   sharding::TopK local = index.search(comm, queries.data(), mine, o.search);
   const double search_s = std::max(seconds_since(t0), 1e-9);
+  // The slowest rank's own search; the rest of search_s is the all-gather and the merge.
+  const double local_search_s =
+      1e-6 * static_cast<double>(dist::all_reduce_max(comm, static_cast<int64_t>(1e6 * index.last_local_search_s())));
   const double nq = static_cast<double>(questions.size());
   log::info("searched ", questions.size(), " questions in ", search_s, " s (", nq / search_s,
             " queries/s)");
+  t0 = Clock::now();
   sharding::TopK all = gather_topk(comm, local, static_cast<int64_t>(questions.size()));
+  const double gather_s = seconds_since(t0);
   if (comm.rank() == 0) {
     RetrievalRun run{std::move(questions), std::move(all)};
     write_retrieval(run, store, o.output,
@@ -141,6 +146,10 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
                      {"search_s", search_s},
                      {"encode_questions_per_s", nq / std::max(encode_s, 1e-9)},
                      {"world_size", static_cast<double>(comm.size())},
+                     {"stage_index_s", index_s},
+                     {"stage_encode_s", encode_s},
+                     {"stage_search_s", local_search_s},
+                     {"stage_gather_merge_s", search_s - local_search_s + gather_s},
                      {"rerank", static_cast<double>(o.search.rerank)}},
                     o.validation_workers, text::parse_answer_match(o.match, "--match"));
   }

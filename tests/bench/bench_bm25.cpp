@@ -3,7 +3,10 @@
 // tokenisation `fid bm25` uses. Per corpus size it prints passages/s, then
 // queries/s of the pruned search and of the exhaustive reference on the same
 // queries, their ratio, and whether the two returned the same hits.
-//   bench_bm25 [--big] [--queries N] [--k K] [passages ...]
+//   bench_bm25 [--big] [--queries N] [--k K] [--write DIR] [passages ...]
+// --write DIR also writes each size's passages and queries as text
+// (DIR/passages_<n>.txt, DIR/queries_<n>.txt, one per line) for the Xapian
+// peer, tests/bench/peers/xapian_bm25.py, which ranks the same texts.
 // Sizes default to 200k and 1M passages; --big adds 5M (about 7 GiB of RSS and
 // 4 minutes to build on one core).
 #include <algorithm>
@@ -29,7 +32,7 @@ double seconds_since(clock_type::time_point t) {
 }
 
 // Returns the number of queries on which the two searches disagreed.
-size_t run_size(int64_t n, int nq, int k) {
+size_t run_size(int64_t n, int nq, int k, const std::string& write_dir) {
   const int vocab = 50000;
   // Zipf(1) ranks through an inverse-CDF table; every size draws the same
   // stream, so a smaller corpus is a prefix of a larger one.
@@ -48,12 +51,15 @@ size_t run_size(int64_t n, int nq, int k) {
     return t;
   };
 
+  std::FILE* out = nullptr;
+  if (!write_dir.empty()) out = std::fopen((write_dir + "/passages_" + std::to_string(n) + ".txt").c_str(), "w");
   fid::index::Bm25Index idx;
   std::vector<std::string> terms;
   double tokenize_s = 0;
   const auto t0 = clock_type::now();
   for (int64_t i = 0; i < n; ++i) {
     std::string text = passage();
+    if (out) std::fprintf(out, "%s\n", text.c_str());
     const auto a = clock_type::now();
     terms.clear();
     fid::text::word_terms(text, terms);
@@ -62,13 +68,21 @@ size_t run_size(int64_t n, int nq, int k) {
   }
   idx.finalize();
   const double build_s = seconds_since(t0);
+  if (out) std::fclose(out);
 
   std::vector<std::vector<std::string>> queries(static_cast<size_t>(nq));
   std::vector<std::string> all_terms;
+  std::FILE* qout = write_dir.empty() ? nullptr
+                                       : std::fopen((write_dir + "/queries_" + std::to_string(n) + ".txt").c_str(), "w");
   for (auto& q : queries) {
     for (int w = 0; w < 8; ++w) q.push_back(word());
     all_terms.insert(all_terms.end(), q.begin(), q.end());
+    if (qout) {
+      for (size_t w = 0; w < q.size(); ++w) std::fprintf(qout, "%s%s", w ? " " : "", q[w].c_str());
+      std::fprintf(qout, "\n");
+    }
   }
+  if (qout) std::fclose(qout);
   auto df = idx.document_frequencies(all_terms);
   fid::index::Bm25Stats stats;
   stats.num_docs = idx.num_docs();
@@ -120,23 +134,26 @@ int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   bool big = false;
   int nq = 1000, k = 100;
+  std::string write_dir;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--big") == 0) {
       big = true;
     } else if (std::strcmp(argv[i], "--queries") == 0 && i + 1 < argc) {
       nq = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--write") == 0 && i + 1 < argc) {
+      write_dir = argv[++i];
     } else if (std::strcmp(argv[i], "--k") == 0 && i + 1 < argc) {
       k = std::atoi(argv[++i]);
     } else if (argv[i][0] != '-' && std::atoll(argv[i]) > 0) {
       sizes.push_back(std::atoll(argv[i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--big] [--queries N] [--k K] [passages ...]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--big] [--queries N] [--k K] [--write DIR] [passages ...]\n", argv[0]);
       return 2;
     }
   }
   if (sizes.empty()) sizes = {200000, 1000000};
   if (big) sizes.push_back(5000000);
   size_t mismatches = 0;
-  for (int64_t n : sizes) mismatches += run_size(n, nq, k);
+  for (int64_t n : sizes) mismatches += run_size(n, nq, k, write_dir);
   return mismatches == 0 ? 0 : 1;
 }

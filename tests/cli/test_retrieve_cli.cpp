@@ -105,6 +105,13 @@ TEST(RetrieveCli, TwoRanksWriteTheSeedFormatWithExactResults) {
   for (const char* key : {"top1", "top5", "top10", "queries_per_s", "index_bytes_per_passage"}) {
     EXPECT_TRUE(m.contains(key)) << key << " missing from " << m.dump();
   }
+  // Where the time went, stage by stage; the ranks' own search is part of the search call.
+  for (const char* key : {"stage_index_s", "stage_encode_s", "stage_search_s", "stage_gather_merge_s",
+                          "stage_passage_lookup_s", "stage_answer_match_s", "stage_write_s"}) {
+    ASSERT_TRUE(m.contains(key)) << key << " missing from " << m.dump();
+    EXPECT_GE(m[key].get<double>(), 0.0) << key;
+  }
+  EXPECT_LE(m["stage_search_s"].get<double>(), m["search_s"].get<double>() + 1e-6);
   EXPECT_FALSE(m.contains("top20"));  // only k <= n-docs
   EXPECT_EQ(m["questions"].get<size_t>(), data::read_examples(w.path("data/dev.json")).size());
   EXPECT_EQ(m["index_passages"].get<double>(), w.num_passages());
