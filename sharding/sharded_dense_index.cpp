@@ -175,9 +175,7 @@ TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* queries,
   FID_CHECK(options.rerank >= 0, "--rerank must be >= 0, got ", options.rerank);
   const int cand = std::max(options.k, options.rerank);
   local_search_s_ = 0;
-  return distributed_search_dense(
-      comm, queries, nq, dim(), options.k,
-      [&](const float* q, int64_t n, int k, float* scores, int64_t* ids) {
+  const DenseSearchCallback local = [&](const float* q, int64_t n, int k, float* scores, int64_t* ids) {
         if (local_.size() == 0) return;  // a rank without shards adds nothing
         const auto t0 = std::chrono::steady_clock::now();
         struct AddTime {  // also when the search throws
@@ -199,8 +197,10 @@ TopK ShardedDenseIndex::search(dist::Communicator& comm, const float* queries,
           search_parts(q, n, k, scores, ids);
         }
         for (int64_t i = 0; i < n * k; ++i) ids[i] = passage_row(ids[i]);
-      },
-      options.batch);
+      };
+  return options.dealt_queries
+             ? distributed_search_dealt(comm, queries, nq, dim(), options.k, local, options.batch)
+             : distributed_search_dense(comm, queries, nq, dim(), options.k, local, options.batch);
 }
 
 ShardedIndexSize ShardedDenseIndex::size(dist::Communicator& comm) const {

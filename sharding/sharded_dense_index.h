@@ -27,7 +27,11 @@ struct DenseSearchOptions {
   // Candidates taken from each rank's index and re-scored with the exact
   // inner product of the float vectors in the shards; 0 = no re-ranking.
   int rerank = 0;
-  int64_t batch = 4096;  // queries per rank per round (bounds memory)
+  int64_t batch = 4096;  // queries per rank per round (bounds memory); global with dealt_queries
+  // The queries are rank r's i % W == r of one list (as `retrieve` deals
+  // questions): searched in the list's order and rounds, so results do not
+  // depend on the world size (distributed_search_dealt).
+  bool dealt_queries = false;
 };
 
 // Global size of the loaded index, summed over parts (codebooks count once

@@ -187,6 +187,59 @@ TopK distributed_search_dense(dist::Communicator& comm, const float* local_queri
   return out;
 }
 
+namespace {
+// Rank r's first owned query at or after global index g (round-robin deal).
+int64_t first_owned_from(int64_t g, int r, int w) { return g <= r ? 0 : (g - r + w - 1) / w; }
+}  // namespace
+
+TopK distributed_search_dealt(dist::Communicator& comm, const float* local_queries,
+                              int64_t local_nq, int64_t dim, int k,
+                              const DenseSearchCallback& search, int64_t batch) {
+  FID_CHECK(dim > 0, "query dimension must be > 0");
+  const int w = comm.size(), me = comm.rank();
+  const int64_t total = dist::all_reduce_sum(comm, local_nq);
+  FID_CHECK(local_nq == first_owned_from(total, me, w), "rank ", me, " holds ", local_nq, " of ", total,
+            " queries, not its round-robin share (queries i % ", w, " == ", me, ")");
+  const int64_t round = batch > 0 ? batch : std::max<int64_t>(total, 1);
+  const int64_t rounds = std::max<int64_t>(1, (total + round - 1) / round);
+  TopK out;
+  out.nq = local_nq;
+  out.k = k;
+  for (int64_t t = 0; t < rounds; ++t) {
+    const int64_t b = t * round, e = std::min(total, b + round);
+    const int64_t lo = first_owned_from(b, me, w), hi = first_owned_from(e, me, w);
+    // The gathered batch comes rank after rank; `order[p]` is position p's
+    // place in the list, so the callback sees the list's order.
+    std::vector<int64_t> order;
+    for (int s = 0; s < w; ++s) {
+      for (int64_t j = first_owned_from(b, s, w); j < first_owned_from(e, s, w); ++j) order.push_back(j * w + s - b);
+    }
+    auto in_list_order = [&](const float* q, int64_t nq, int kk, float* scores, int64_t* ids) {
+      FID_CHECK(nq == static_cast<int64_t>(order.size()), "round of ", nq, " queries, ", order.size(), " expected");
+      std::vector<float> canon(static_cast<size_t>(nq * dim));
+      for (int64_t p = 0; p < nq; ++p)
+        std::memcpy(canon.data() + order[p] * dim, q + p * dim, static_cast<size_t>(dim) * sizeof(float));
+      // Start from what the caller filled in (empty lists), as a rank without
+      // shards leaves them.
+      std::vector<float> cs(static_cast<size_t>(nq * kk));
+      std::vector<int64_t> ci(static_cast<size_t>(nq * kk));
+      for (int64_t p = 0; p < nq; ++p) {
+        std::memcpy(cs.data() + order[p] * kk, scores + p * kk, static_cast<size_t>(kk) * sizeof(float));
+        std::memcpy(ci.data() + order[p] * kk, ids + p * kk, static_cast<size_t>(kk) * sizeof(int64_t));
+      }
+      search(canon.data(), nq, kk, cs.data(), ci.data());
+      for (int64_t p = 0; p < nq; ++p) {
+        std::memcpy(scores + p * kk, cs.data() + order[p] * kk, static_cast<size_t>(kk) * sizeof(float));
+        std::memcpy(ids + p * kk, ci.data() + order[p] * kk, static_cast<size_t>(kk) * sizeof(int64_t));
+      }
+    };
+    TopK part = distributed_search_dense(comm, local_queries + lo * dim, hi - lo, dim, k, in_list_order, 0);
+    out.scores.insert(out.scores.end(), part.scores.begin(), part.scores.end());
+    out.ids.insert(out.ids.end(), part.ids.begin(), part.ids.end());
+  }
+  return out;
+}
+
 std::string encode_strings(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) {

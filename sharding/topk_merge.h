@@ -57,6 +57,15 @@ TopK distributed_search_dense(dist::Communicator& comm, const float* local_queri
                               int64_t local_nq, int64_t dim, int k,
                               const DenseSearchCallback& search, int64_t batch = 0);
 
+// The same for queries dealt round-robin: rank r holds queries i % W == r of
+// one list (owned_items). `search` sees them in the list's order, in global
+// rounds of `batch` (0: one round), so every query is searched in the same
+// batch on any number of ranks: batched inner products (BLAS) round by the
+// batch's shape, and this makes results independent of the world size.
+TopK distributed_search_dealt(dist::Communicator& comm, const float* local_queries,
+                              int64_t local_nq, int64_t dim, int k,
+                              const DenseSearchCallback& search, int64_t batch = 0);
+
 // Length-prefixed strings (for BM25 query text): concatenations of encoded
 // batches decode as one batch.
 std::string encode_strings(const std::vector<std::string>& items);

@@ -125,6 +125,7 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
 
   comm.barrier();  // time the search alone, not the slowest encoder
   t0 = Clock::now();
+  o.search.dealt_queries = true;  // encode_owned_questions dealt them i % W == rank
   sharding::TopK local = index.search(comm, queries.data(), mine, o.search);
   const double search_s = std::max(seconds_since(t0), 1e-9);
   // The slowest rank's own search; the rest of search_s is the all-gather and the merge.
