@@ -214,11 +214,13 @@ TopK distributed_search_dealt(dist::Communicator& comm, const float* local_queri
     for (int s = 0; s < w; ++s) {
       for (int64_t j = first_owned_from(b, s, w); j < first_owned_from(e, s, w); ++j) order.push_back(j * w + s - b);
     }
-    auto in_list_order = [&](const float* q, int64_t nq, int kk, float* scores, int64_t* ids) {
-      FID_CHECK(nq == static_cast<int64_t>(order.size()), "round of ", nq, " queries, ", order.size(), " expected");
+    auto in_list_order = [&](const std::string& q, int64_t nq, int kk, float* scores, int64_t* ids) {
+      FID_CHECK(nq == static_cast<int64_t>(order.size()) && q.size() == static_cast<size_t>(nq * dim) * sizeof(float),
+                "round of ", nq, " queries, ", order.size(), " expected");
+      // One copy: from the gathered bytes into the list's order (aligned floats).
       std::vector<float> canon(static_cast<size_t>(nq * dim));
       for (int64_t p = 0; p < nq; ++p)
-        std::memcpy(canon.data() + order[p] * dim, q + p * dim, static_cast<size_t>(dim) * sizeof(float));
+        std::memcpy(canon.data() + order[p] * dim, q.data() + p * dim * sizeof(float), static_cast<size_t>(dim) * sizeof(float));
       // Start from what the caller filled in (empty lists), as a rank without
       // shards leaves them.
       std::vector<float> cs(static_cast<size_t>(nq * kk));
@@ -233,7 +235,9 @@ TopK distributed_search_dealt(dist::Communicator& comm, const float* local_queri
         std::memcpy(ids + p * kk, ci.data() + order[p] * kk, static_cast<size_t>(kk) * sizeof(int64_t));
       }
     };
-    TopK part = distributed_search_dense(comm, local_queries + lo * dim, hi - lo, dim, k, in_list_order, 0);
+    const std::string bytes(reinterpret_cast<const char*>(local_queries + lo * dim),
+                            static_cast<size_t>((hi - lo) * dim) * sizeof(float));
+    TopK part = distributed_search(comm, bytes, hi - lo, k, in_list_order);
     out.scores.insert(out.scores.end(), part.scores.begin(), part.scores.end());
     out.ids.insert(out.ids.end(), part.ids.begin(), part.ids.end());
   }

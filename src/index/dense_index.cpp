@@ -39,11 +39,14 @@ struct CountingWriter : faiss::IOWriter {
   }
 };
 
-// Keeps the first bytes written (FAISS's type tag, "IxFI", "IHNf", ...).
+// Keeps the first bytes written (FAISS's type tag, "IxFI", "IHNf", ...) and
+// then stops the writer: the rest of a multi-GB index is never walked.
 struct HeadWriter : faiss::IOWriter {
+  struct Enough {};
   std::string head;
   size_t operator()(const void* p, size_t size, size_t nitems) override {
-    if (head.size() < 4) head.append(static_cast<const char*>(p), std::min<size_t>(size * nitems, 4 - head.size()));
+    head.append(static_cast<const char*>(p), std::min<size_t>(size * nitems, 4 - head.size()));
+    if (head.size() == 4) throw Enough{};
     return nitems;
   }
 };
@@ -51,7 +54,10 @@ struct HeadWriter : faiss::IOWriter {
 // The FAISS type tag of an index (and of the index under a pre-transform).
 std::string type_tag(const faiss::Index* idx) {
   HeadWriter w;
-  faiss::write_index(idx, &w);
+  try {
+    faiss::write_index(idx, &w);
+  } catch (const HeadWriter::Enough&) {
+  }
   return w.head;
 }
 

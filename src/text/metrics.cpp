@@ -197,19 +197,31 @@ bool has_answer(const std::vector<std::string>& answers, std::string_view text) 
   return AnswerMatcher(answers).found_in(text);
 }
 
-bool has_answer_regex(const std::vector<std::string>& answers, std::string_view text) {
-  std::u32string t;
-  nfd(utf8_decode(text), t);
+RegexAnswerMatcher::RegexAnswerMatcher(const std::vector<std::string>& answers) {
   for (const std::string& answer : answers) {
     std::u32string pattern;
     nfd(utf8_decode(answer), pattern);
     try {
-      if (PyRegex(pattern, PyRegex::kDprFlags).search(t).matched) return true;
+      patterns_.emplace_back(pattern, PyRegex::kDprFlags);
     } catch (const fid::Error&) {
       // DPR's regex_match: a pattern that does not compile is no match.
     }
   }
+}
+
+RegexAnswerMatcher::~RegexAnswerMatcher() = default;
+
+bool RegexAnswerMatcher::found_in(std::string_view text) const {
+  if (patterns_.empty()) return false;
+  std::u32string t;
+  nfd(utf8_decode(text), t);
+  for (const PyRegex& p : patterns_)
+    if (p.search(t).matched) return true;
   return false;
+}
+
+bool has_answer_regex(const std::vector<std::string>& answers, std::string_view text) {
+  return RegexAnswerMatcher(answers).found_in(text);
 }
 
 AnswerMatch parse_answer_match(const std::string& value, const std::string& flag) {
@@ -230,14 +242,19 @@ TopKAccuracy top_k_accuracy(const std::vector<RetrievedQuestion>& data, int thre
   auto work = [&] {
     for (size_t q = next++; q < data.size(); q = next++) {
       const RetrievedQuestion& item = data[q];
-      const bool regex = match == AnswerMatch::kRegex;
-      AnswerMatcher matcher(regex ? std::vector<std::string>() : item.answers);
       std::vector<uint8_t>& hits = result.question_hits[q];
       hits.resize(item.passages.size());
-      for (size_t p = 0; p < item.passages.size(); ++p) {
-        bool missing = p < item.missing.size() && item.missing[p] != 0;
-        hits[p] = !missing && (regex ? has_answer_regex(item.answers, item.passages[p])
-                                     : matcher.found_in(item.passages[p]));
+      // Answers are tokenised (or compiled) once per question.
+      auto mark = [&](const auto& matcher) {
+        for (size_t p = 0; p < item.passages.size(); ++p) {
+          const bool missing = p < item.missing.size() && item.missing[p] != 0;
+          hits[p] = !missing && matcher.found_in(item.passages[p]);
+        }
+      };
+      if (match == AnswerMatch::kRegex) {
+        mark(RegexAnswerMatcher(item.answers));
+      } else {
+        mark(AnswerMatcher(item.answers));
       }
     }
   };

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text/py_regex.h"
+
 namespace fid::text {
 
 // lower(); drop the characters of Python's string.punctuation; replace the
@@ -47,6 +49,16 @@ bool has_answer(const std::vector<std::string>& answers, std::string_view text);
 // NFD-normalised and not lower-cased; a pattern that does not compile (or
 // uses a feature PyRegex lacks) counts as no match. False without answers.
 bool has_answer_regex(const std::vector<std::string>& answers, std::string_view text);
+// The same with the patterns compiled once, for the passages of one question.
+class RegexAnswerMatcher {
+ public:
+  explicit RegexAnswerMatcher(const std::vector<std::string>& answers);
+  ~RegexAnswerMatcher();
+  bool found_in(std::string_view text) const;
+
+ private:
+  std::vector<PyRegex> patterns_;  // the answers that compile
+};
 
 // How a passage is judged to contain an answer: DPR's `--match string`
 // (has_answer, tokens) or `--match regex` (has_answer_regex: each answer a

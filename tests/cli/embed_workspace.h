@@ -46,8 +46,8 @@ class EmbedWorkspace : public Workspace {
   }
   std::string command_on(const std::string& passages_tsv, int np, const std::string& out,
                          const std::string& extra, const std::string& model = "ret") const {
-    return mpi_launch(np) + fid_binary() + " embed-passages --threads 1 --model_path " + file(model) +
-           " --passages " + passages_tsv + " --output_path " + file(out) + " " +
+    return mpi_launch(np) + fid_binary() + " embed-passages --threads 1 --model_path " + path(model) +
+           " --passages " + passages_tsv + " --output_path " + path(out) + " " +
            // Small batches and windows so that a small corpus spans many of
            // them, and two tokenizers so that windows arrive out of order.
            unless(extra, "gpu", "--per_gpu_batch_size 8 ") +
@@ -81,8 +81,8 @@ class EmbedWorkspace : public Workspace {
     static const char* kWords[] = {"river", "castle", "born", "year", "mentor", "geologist",
                                    "studied", "letters", "city", "north", "music", "écrivain",
                                    "the", "of", "and", "in", "1884", "Zürich", "\"quoted\"", "tanner"};
-    make_directories(file("data"));
-    data::PassageWriter out(file("data/passages.tsv"));
+    make_directories(path("data"));
+    data::PassageWriter out(path("data/passages.tsv"));
     uint64_t state = 12345;
     auto next = [&state] {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;

@@ -34,21 +34,21 @@ TEST(Bm25Ranks, SameResultsOnOneTwoAndThreeRanksAndFromASavedIndex) {
   Workspace dir("fid-bm25");
   dir.synth_data(60);
   bm25(dir, 1, "r1.json");
-  bm25(dir, 2, "r2.json", "--index_dir " + dir.file("idx"));
+  bm25(dir, 2, "r2.json", "--index_dir " + dir.path("idx"));
   bm25(dir, 3, "r3.json");
-  expect_same(dir.file("r1.json"), dir.file("r2.json"));
-  expect_same(dir.file("r1.json"), dir.file("r3.json"));
+  expect_same(dir.path("r1.json"), dir.path("r2.json"));
+  expect_same(dir.path("r1.json"), dir.path("r3.json"));
   // The saved per-rank index is loaded, not rebuilt, and gives the same output.
-  std::string log = bm25(dir, 2, "r2b.json", "--index_dir " + dir.file("idx"));
+  std::string log = bm25(dir, 2, "r2b.json", "--index_dir " + dir.path("idx"));
   EXPECT_NE(log.find("loaded"), std::string::npos) << log;
-  expect_same(dir.file("r1.json"), dir.file("r2b.json"));
+  expect_same(dir.path("r1.json"), dir.path("r2b.json"));
   // Results are real: every question has 15 passages, the top one scored highest,
   // and the metrics file reports the accuracy table.
-  auto r = data::read_examples(dir.file("r1.json"));
+  auto r = data::read_examples(dir.path("r1.json"));
   ASSERT_FALSE(r.empty());
   EXPECT_EQ(r[0].ctxs.size(), 15u);
   EXPECT_GE(r[0].ctxs[0].score, r[0].ctxs[1].score);
-  auto m = read_json_file(dir.file("r1.json.metrics.json"));
+  auto m = read_json_file(dir.path("r1.json.metrics.json"));
   EXPECT_GT(m["top10"].get<double>(), 0.5);
 }
 

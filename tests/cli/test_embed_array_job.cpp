@@ -14,17 +14,17 @@ TEST(EmbedArrayJob, ElementsTimesRanksFormOnePlan) {
   ws.embed(1, "ref/", "--no_fp16 --dtype float32");
   // Element 0 of 2, two ranks: shards 0 and 1 of 4; no manifest yet.
   std::string log0 = ws.embed(2, "arr/", opts + " --shard_id 0");
-  EXPECT_FALSE(path_exists(ws.file("arr/manifest.json"))) << log0;
+  EXPECT_FALSE(path_exists(ws.path("arr/manifest.json"))) << log0;
   EXPECT_NE(log0.find("not complete yet"), std::string::npos) << log0;
   // Element 1 completes the plan and lists all four shards.
   ws.embed(2, "arr/", opts + " --shard-id 1");
-  EmbeddedRows all = read_rows(ws.file("arr/manifest.json"));
+  EmbeddedRows all = read_rows(ws.path("arr/manifest.json"));
   EXPECT_EQ(all.shards, 4);
-  expect_same_rows(read_rows(ws.file("ref/manifest.json")), all, n, 1e-5);
+  expect_same_rows(read_rows(ws.path("ref/manifest.json")), all, n, 1e-5);
   // Rerunning a finished element changes nothing and keeps the manifest.
   std::string again = ws.embed(2, "arr/", opts + " --shard_id 0");
   EXPECT_NE(again.find("already complete"), std::string::npos) << again;
-  expect_same_rows(all, read_rows(ws.file("arr/manifest.json")), n, 0);
+  expect_same_rows(all, read_rows(ws.path("arr/manifest.json")), n, 0);
 }
 
 }  // namespace

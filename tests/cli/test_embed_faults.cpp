@@ -25,12 +25,12 @@ EmbedWorkspace* EmbedFaults::ws_ = nullptr;
 
 TEST_F(EmbedFaults, BadFlagsAndInputsNameTheirFlagOrFile) {
   const EmbedWorkspace& ws = *ws_;
-  const std::string missing = ws.file("nope.tsv");
+  const std::string missing = ws.path("nope.tsv");
   std::string log = run_fails(ws.command_on(missing, 1, "x/", ""));
   expect_has(log, "--passages file '" + missing + "' does not exist");
 
   log = ws.embed_fails(1, "x/", "", "no_such_model");
-  expect_has(log, "--model_path '" + ws.file("no_such_model") + "'");
+  expect_has(log, "--model_path '" + ws.path("no_such_model") + "'");
   log = ws.embed_fails(1, "x/", "--dtype int8");
   expect_has(log, "--dtype 'int8'");
   log = ws.embed_fails(1, "x/", "--passage_maxlength 4096");
@@ -40,13 +40,13 @@ TEST_F(EmbedFaults, BadFlagsAndInputsNameTheirFlagOrFile) {
   log = ws.embed_fails(1, "x/", "--per_gpu_batch_size 0");
   expect_has(log, "--per_gpu_batch_size must be positive");
   // Nothing was written by the refused runs.
-  EXPECT_FALSE(path_exists(ws.file("x/manifest.json")));
-  EXPECT_FALSE(path_exists(ws.file("x/passages_00000.h5.tmp")));
+  EXPECT_FALSE(path_exists(ws.path("x/manifest.json")));
+  EXPECT_FALSE(path_exists(ws.path("x/passages_00000.h5.tmp")));
 }
 
 TEST_F(EmbedFaults, MalformedPassageRowsNameTheFileAndLine) {
   const EmbedWorkspace& ws = *ws_;
-  const std::string bad = ws.file("bad.tsv");
+  const std::string bad = ws.path("bad.tsv");
   write_text(bad, "id\ttext\ttitle\n1\tfirst passage\tOne\n2\tsecond passage\n3\tthird\tThree\n");
   const std::string cmd = ws.command_on(bad, 1, "bad/", "");
   std::string log = run_fails(cmd);
@@ -58,13 +58,13 @@ TEST_F(EmbedFaults, MalformedPassageRowsNameTheFileAndLine) {
   write_text(bad, "identifier\tbody\n1\tx\n");
   log = run_fails(cmd);
   expect_has(log, "'" + bad + "' line 1");
-  EXPECT_FALSE(path_exists(ws.file("bad/manifest.json")));
+  EXPECT_FALSE(path_exists(ws.path("bad/manifest.json")));
 }
 
 TEST_F(EmbedFaults, ShardFromAnotherRunIsNeitherReusedNorOverwritten) {
   const EmbedWorkspace& ws = *ws_;
   ws.embed(1, "other/", "--no_fp16");
-  const std::string shard = ws.file("other/passages_00000.h5");
+  const std::string shard = ws.path("other/passages_00000.h5");
   const int64_t bytes = file_size(shard);
   std::string log = ws.embed_fails(1, "other/", "--no_fp16", "ret_wide");
   expect_has(log, "'" + shard + "' exists from another run (dim 24 (this run) vs 16 (file)");
@@ -77,8 +77,8 @@ TEST_F(EmbedFaults, ShardFromAnotherRunIsNeitherReusedNorOverwritten) {
 TEST_F(EmbedFaults, TruncatedAndCorruptedShardsAreDetectedOnOpenNamingTheFile) {
   const EmbedWorkspace& ws = *ws_;
   ws.embed(2, "dmg/", "--no_fp16 --dtype float32 --fletcher32");
-  const std::string manifest = ws.file("dmg/manifest.json");
-  const std::string s0 = ws.file("dmg/passages_00000.h5"), s1 = ws.file("dmg/passages_00001.h5");
+  const std::string manifest = ws.path("dmg/manifest.json");
+  const std::string s0 = ws.path("dmg/passages_00000.h5"), s1 = ws.path("dmg/passages_00001.h5");
   read_rows(manifest);  // intact: loads and verifies
   const std::string original0 = read_file(s0), original1 = read_file(s1);
 
@@ -133,32 +133,32 @@ TEST_F(EmbedFaults, FullDiskAtShardCreationIsACleanErrorAndTheRerunStartsOver) {
   if (!tmpfs) std::printf("no tmpfs (%s): a file size limit stands for the full disk\n", why.c_str());
   const EmbedWorkspace& ws = *ws_;
   ws.embed(2, "roomy/");
-  const std::string small = ws.file("small");
+  const std::string small = ws.path("small");
   make_directories(small);
   std::string cmd = ws.command(2, "small/emb/", "");
   const std::string first = tmpfs ? "mount -t tmpfs -o size=8k tmpfs " + small + " || exit 99; " + cmd
                                   : "(trap \"\" XFSZ; ulimit -f 1; exec " + ws.command(1, "small/emb/", "") + ")";
   const std::string script =
-      first + " > " + ws.file("small1.log") + " 2>&1; echo $? > " + ws.file("small1.rc") + "; ls -a " + small +
-      "/emb > " + ws.file("small1.ls") + " 2>&1; " + (tmpfs ? "mount -o remount,size=16m " + small + " || exit 98; " : "") +
-      cmd + " > " + ws.file("small2.log") + " 2>&1; echo $? > " + ws.file("small2.rc") + "; mkdir -p " +
-      ws.file("copied") + " && cp -r " + small + "/emb " + ws.file("copied") + "/; true";
+      first + " > " + ws.path("small1.log") + " 2>&1; echo $? > " + ws.path("small1.rc") + "; ls -a " + small +
+      "/emb > " + ws.path("small1.ls") + " 2>&1; " + (tmpfs ? "mount -o remount,size=16m " + small + " || exit 98; " : "") +
+      cmd + " > " + ws.path("small2.log") + " 2>&1; echo $? > " + ws.path("small2.rc") + "; mkdir -p " +
+      ws.path("copied") + " && cp -r " + small + "/emb " + ws.path("copied") + "/; true";
   std::string out;
   ASSERT_EQ(run_command("timeout 300 " + (tmpfs ? in_private_mounts(script) : "sh -c '" + script + "'"), &out), 0)
       << out;
-  const std::string log1 = read_file(ws.file("small1.log"));
-  EXPECT_NE(read_file(ws.file("small1.rc")), "0\n") << log1;
+  const std::string log1 = read_file(ws.path("small1.log"));
+  EXPECT_NE(read_file(ws.path("small1.rc")), "0\n") << log1;
   expect_has(log1, tmpfs ? "No space left on device" : "File too large");
   // The shard's creation failed (not the lock's, which takes the first page).
   expect_has(log1, small + "/emb/passages_0000");
-  const std::string ls1 = read_file(ws.file("small1.ls"));
+  const std::string ls1 = read_file(ws.path("small1.ls"));
   // A rank whose shard got its header may leave a .tmp (resumable); none
   // leaves a shard without one (.tmp.new) or one that looks complete (.h5).
   EXPECT_EQ(ls1.find(".new"), std::string::npos) << ls1;
   EXPECT_EQ(ls1.find(".h5\n"), std::string::npos) << ls1;
-  EXPECT_EQ(read_file(ws.file("small2.rc")), "0\n") << read_file(ws.file("small2.log"));
-  EmbeddedRows a = read_rows(ws.file("roomy/manifest.json"));
-  EmbeddedRows b = read_rows(ws.file("copied/emb/manifest.json"));
+  EXPECT_EQ(read_file(ws.path("small2.rc")), "0\n") << read_file(ws.path("small2.log"));
+  EmbeddedRows a = read_rows(ws.path("roomy/manifest.json"));
+  EmbeddedRows b = read_rows(ws.path("copied/emb/manifest.json"));
   EXPECT_EQ(a.ids, b.ids);
   EXPECT_EQ(a.vectors, b.vectors);
 }

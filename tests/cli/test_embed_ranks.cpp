@@ -33,9 +33,9 @@ TEST(EmbedRanks, SameRowsOnOneTwoAndThreeRanksFloat32) {
   EXPECT_GT(static_cast<double>(n * 64), 1.2 * real) << log1;
   EXPECT_LT(run, 1.1 * real) << log1;
   EXPECT_GE(run, real) << log1;
-  EmbeddedRows r1 = read_rows(ws.file("e1/manifest.json"));
-  EmbeddedRows r2 = read_rows(ws.file("e2/manifest.json"));
-  EmbeddedRows r3 = read_rows(ws.file("e3/manifest.json"));
+  EmbeddedRows r1 = read_rows(ws.path("e1/manifest.json"));
+  EmbeddedRows r2 = read_rows(ws.path("e2/manifest.json"));
+  EmbeddedRows r3 = read_rows(ws.path("e3/manifest.json"));
   EXPECT_EQ(r1.shards, 1);
   EXPECT_EQ(r2.shards, 2);
   EXPECT_EQ(r3.shards, 3);
@@ -54,7 +54,7 @@ TEST(EmbedRanks, SameRowsOnOneTwoAndThreeRanksFloat32) {
   EXPECT_GT(diff01, 1e-3);
   // No temporary file is left once a run completes.
   for (const char* f : {"e1/passages_00000.h5.tmp", "e3/emb_00002.h5.tmp"}) {
-    EXPECT_FALSE(path_exists(ws.file(f))) << f;
+    EXPECT_FALSE(path_exists(ws.path(f))) << f;
   }
 }
 
@@ -64,21 +64,21 @@ TEST(EmbedRanks, SameRowsFloat16AndWithoutPassageMask) {
   // Default storage is float16.
   ws.embed(1, "h1/", "--no_fp16");
   ws.embed(3, "h3/", "--no_fp16 --tokenizer_threads 1 --per-gpu-batch-size 5");
-  EmbeddedRows h1 = read_rows(ws.file("h1/manifest.json"));
-  EmbeddedRows h3 = read_rows(ws.file("h3/manifest.json"));
+  EmbeddedRows h1 = read_rows(ws.path("h1/manifest.json"));
+  EmbeddedRows h3 = read_rows(ws.path("h3/manifest.json"));
   EXPECT_EQ(h1.dtype, sharding::EmbeddingDtype::kFloat16);
   expect_same_rows(h1, h3, n, 0);
   // float16 rows are the float32 rows rounded: within one float16 step.
   ws.embed(2, "f2/", "--no_fp16 --dtype float32");
-  EmbeddedRows f2 = read_rows(ws.file("f2/manifest.json"));
+  EmbeddedRows f2 = read_rows(ws.path("f2/manifest.json"));
   expect_same_rows(h1, f2, n, 0);
   // A model that does not mask passage padding pads every passage to
   // passage_maxlength; the result is still independent of the ranks.
   std::string log = ws.embed(1, "m1/", "--no_fp16 --dtype float32", "ret_nomask");
   EXPECT_NE(log.find("padded to passage_maxlength"), std::string::npos) << log;
   ws.embed(2, "m2/", "--no_fp16 --dtype float32", "ret_nomask");
-  EmbeddedRows m1 = read_rows(ws.file("m1/manifest.json"));
-  EmbeddedRows m2 = read_rows(ws.file("m2/manifest.json"));
+  EmbeddedRows m1 = read_rows(ws.path("m1/manifest.json"));
+  EmbeddedRows m2 = read_rows(ws.path("m2/manifest.json"));
   expect_same_rows(m1, m2, n, 1e-5);
   // Padding counts: the masked and unmasked models give different vectors.
   double diff = 0;

@@ -51,15 +51,15 @@ TEST(EmbedResume, KilledMidwayThenRerunGivesTheCleanRows) {
   ws.embed(1, "clean/", kOpts);
   {
     Background run("FID_LOG_LEVEL=debug " + slow_io_env(200) + ws.command(1, "k/", std::string(kOpts) + " --window-batches 2"),
-                   ws.file("kill.log"));
+                   ws.path("kill.log"));
     ASSERT_TRUE(run.wait_for_log(" durable", 60)) << run.log();
     ASSERT_EQ(kill(run.pid(), SIGKILL), 0);
     ASSERT_TRUE(run.exited(10));
   }
-  const std::string tmp = ws.file("k/passages_00000.h5.tmp");
+  const std::string tmp = ws.path("k/passages_00000.h5.tmp");
   ASSERT_TRUE(path_exists(tmp));
-  EXPECT_FALSE(path_exists(ws.file("k/passages_00000.h5")));
-  EXPECT_FALSE(path_exists(ws.file("k/manifest.json")));
+  EXPECT_FALSE(path_exists(ws.path("k/passages_00000.h5")));
+  EXPECT_FALSE(path_exists(ws.path("k/manifest.json")));
   // The unfinished file is refused by readers, naming it.
   std::string err = error_of([&] { sharding::EmbeddingShardReader r(tmp); });
   EXPECT_NE(err.find(tmp), std::string::npos) << err;
@@ -81,7 +81,7 @@ TEST(EmbedResume, KilledMidwayThenRerunGivesTheCleanRows) {
   EXPECT_LT(at, of) << log;
   EXPECT_EQ(of, n);
   EXPECT_FALSE(path_exists(tmp));
-  expect_same_rows(read_rows(ws.file("clean/manifest.json")), read_rows(ws.file("k/manifest.json")),
+  expect_same_rows(read_rows(ws.path("clean/manifest.json")), read_rows(ws.path("k/manifest.json")),
                    n, 1e-5);
 }
 
@@ -91,21 +91,21 @@ TEST(EmbedResume, RankKilledUnderMpirunStopsTheJobAndTheRerunCompletes) {
   ws.embed(1, "clean/", kOpts);
   {
     Background run("FID_LOG_LEVEL=debug " + slow_io_env(200) + ws.command(2, "mk/", std::string(kOpts) + " --window-batches 2"),
-                   ws.file("mkill.log"));
+                   ws.path("mkill.log"));
     ASSERT_TRUE(run.wait_for_log(" durable", 60)) << run.log();
-    const pid_t rank1 = find_rank_pid(ws.file("mk/"), 1);
+    const pid_t rank1 = find_rank_pid(ws.path("mk/"), 1);
     ASSERT_GT(rank1, 0) << "rank 1 not found";
     ASSERT_EQ(kill(rank1, SIGKILL), 0);
     // The launcher notices and ends the job: rank 0 does not wait forever.
     ASSERT_TRUE(run.exited(60)) << run.log();
     EXPECT_FALSE(WIFEXITED(run.status()) && WEXITSTATUS(run.status()) == 0) << run.log();
   }
-  EXPECT_FALSE(path_exists(ws.file("mk/passages_00001.h5")));
-  EXPECT_TRUE(path_exists(ws.file("mk/passages_00001.h5.tmp")));
-  EXPECT_FALSE(path_exists(ws.file("mk/manifest.json")));
+  EXPECT_FALSE(path_exists(ws.path("mk/passages_00001.h5")));
+  EXPECT_TRUE(path_exists(ws.path("mk/passages_00001.h5.tmp")));
+  EXPECT_FALSE(path_exists(ws.path("mk/manifest.json")));
   std::string log = ws.embed(2, "mk/", kOpts);
   EXPECT_GT(resumed_at(log), 0) << log;  // rank 0's shard resumed past row 0
-  expect_same_rows(read_rows(ws.file("clean/manifest.json")), read_rows(ws.file("mk/manifest.json")),
+  expect_same_rows(read_rows(ws.path("clean/manifest.json")), read_rows(ws.path("mk/manifest.json")),
                    n, 1e-5);
 }
 
@@ -113,18 +113,18 @@ TEST(EmbedResume, FullDiskFailsNamingTheFileAndTheRerunResumes) {
   EmbedWorkspace ws(240);
   const int64_t n = data::PassageStore(ws.passages()).size();
   ws.embed(1, "clean/", kOpts);
-  make_directories(ws.file("full"));
+  make_directories(ws.path("full"));
   const std::string embed = ws.command(1, "small/", kOpts);
   // A 20 KiB tmpfs (a page for the job's lock, the rest for the shard's
   // header and a few rows) in a private mount namespace gives a real ENOSPC; where
   // mounting is not allowed, a file size limit fails the writes (EFBIG) instead.
-  std::string script = "mkdir -p " + ws.file("small") + " && mount -t tmpfs -o size=20k tmpfs " +
-                       ws.file("small") + " && { " + embed + "; rc=$?; cp " + ws.file("small") +
-                       "/*.tmp " + ws.file("full") + "/; exit $rc; }";
+  std::string script = "mkdir -p " + ws.path("small") + " && mount -t tmpfs -o size=20k tmpfs " +
+                       ws.path("small") + " && { " + embed + "; rc=$?; cp " + ws.path("small") +
+                       "/*.tmp " + ws.path("full") + "/; exit $rc; }";
   std::string log;
-  make_directories(ws.file("probe"));
+  make_directories(ws.path("probe"));
   const bool enospc = run_command("unshare -m sh -c 'mount -t tmpfs -o size=16k tmpfs " +
-                                  ws.file("probe") + "'") == 0;
+                                  ws.path("probe") + "'") == 0;
   int rc;
   if (enospc) {
     rc = run_command("unshare -m sh -c '" + script + "'", &log);
@@ -132,16 +132,16 @@ TEST(EmbedResume, FullDiskFailsNamingTheFileAndTheRerunResumes) {
     rc = run_command("sh -c 'trap \"\" XFSZ; ulimit -f 32; exec " + ws.command(1, "full/", kOpts) + "'", &log);
   }
   ASSERT_NE(rc, 0) << log;
-  const std::string tmp = ws.file(enospc ? "small/passages_00000.h5.tmp" : "full/passages_00000.h5.tmp");
+  const std::string tmp = ws.path(enospc ? "small/passages_00000.h5.tmp" : "full/passages_00000.h5.tmp");
   EXPECT_NE(log.find(tmp), std::string::npos) << log;
   EXPECT_NE(log.find(enospc ? "No space left on device" : "File too large"), std::string::npos) << log;
   EXPECT_NE(log.find("temporary file is kept"), std::string::npos) << log;
-  ASSERT_TRUE(path_exists(ws.file("full/passages_00000.h5.tmp")));
-  EXPECT_FALSE(path_exists(ws.file("full/passages_00000.h5")));
+  ASSERT_TRUE(path_exists(ws.path("full/passages_00000.h5.tmp")));
+  EXPECT_FALSE(path_exists(ws.path("full/passages_00000.h5")));
   // With space again the run resumes from the rows recorded as done.
   log = ws.embed(1, "full/", kOpts);
   EXPECT_GE(resumed_at(log), 0) << log;
-  expect_same_rows(read_rows(ws.file("clean/manifest.json")), read_rows(ws.file("full/manifest.json")),
+  expect_same_rows(read_rows(ws.path("clean/manifest.json")), read_rows(ws.path("full/manifest.json")),
                    n, 1e-5);
 }
 
@@ -160,28 +160,28 @@ TEST(EmbedResume, ASecondJobOnALiveOutputIsRefusedAndAStaleLockIsTakenOver) {
     // and the 3 s a lock holder gets to finish ending.
     Background live(nfs + "FID_LOG_LEVEL=debug " + slow_io_env(600) +
                         ws.command(2, "live/", std::string(kOpts) + " --window-batches 2"),
-                    ws.file("live.log"));
+                    ws.path("live.log"));
     ASSERT_TRUE(live.wait_for_log(" durable", 60)) << live.log();
     std::string out;
     EXPECT_NE(run_command(nfs + "timeout 120 " + ws.command(2, "live/", kOpts), &out), 0) << out;
-    EXPECT_NE(out.find("--output_path '" + ws.file("live") + "' is in use by another job"), std::string::npos)
+    EXPECT_NE(out.find("--output_path '" + ws.path("live") + "' is in use by another job"), std::string::npos)
         << out;
     EXPECT_EQ(out.find("damaged"), std::string::npos) << out;
     EXPECT_FALSE(live.exited(0)) << "the live job ended before the second one was refused; nothing was tested";
     ASSERT_TRUE(live.exited(180)) << live.log();
     EXPECT_EQ(live.status(), 0) << live.log();
   }
-  expect_same_rows(read_rows(ws.file("ref/manifest.json")), read_rows(ws.file("live/manifest.json")), n, 1e-5);
-  EXPECT_FALSE(path_exists(ws.file("live/.fid.lock")));
+  expect_same_rows(read_rows(ws.path("ref/manifest.json")), read_rows(ws.path("live/manifest.json")), n, 1e-5);
+  EXPECT_FALSE(path_exists(ws.path("live/.fid.lock")));
 
   char host[256] = {0};
   ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
-  make_directories(ws.file("stale"));
-  write_text(ws.file("stale/.fid.lock"), std::string(host) + " 999999999 12345\n");
+  make_directories(ws.path("stale"));
+  write_text(ws.path("stale/.fid.lock"), std::string(host) + " 999999999 12345\n");
   const std::string log = ws.embed(1, "stale/", kOpts);
-  EXPECT_NE(log.find("taking over '" + ws.file("stale/.fid.lock") + "'"), std::string::npos) << log;
-  expect_same_rows(read_rows(ws.file("ref/manifest.json")), read_rows(ws.file("stale/manifest.json")), n, 1e-5);
-  EXPECT_FALSE(path_exists(ws.file("stale/.fid.lock")));
+  EXPECT_NE(log.find("taking over '" + ws.path("stale/.fid.lock") + "'"), std::string::npos) << log;
+  expect_same_rows(read_rows(ws.path("ref/manifest.json")), read_rows(ws.path("stale/manifest.json")), n, 1e-5);
+  EXPECT_FALSE(path_exists(ws.path("stale/.fid.lock")));
 }
 
 // A scheduler's notice to the job (SIGUSR1, which mpiexec forwards to every
@@ -194,7 +194,7 @@ TEST(EmbedResume, SignalStopsAfterADurableBatchAndTheRerunResumes) {
   ws.embed(2, "clean/", kOpts);
   {
     Background run("FID_LOG_LEVEL=debug " + slow_io_env(200) + ws.command(2, "sig/", std::string(kOpts) + " --window-batches 2"),
-                   ws.file("sig.log"));
+                   ws.path("sig.log"));
     ASSERT_TRUE(run.wait_for_log(" durable", 60)) << run.log();
     ASSERT_EQ(kill(run.pid(), SIGUSR1), 0);
     ASSERT_TRUE(run.exited(60)) << run.log();
@@ -202,11 +202,11 @@ TEST(EmbedResume, SignalStopsAfterADurableBatchAndTheRerunResumes) {
     EXPECT_EQ(WEXITSTATUS(run.status()), 75) << run.log();
     EXPECT_NE(run.log().find("stopped on request (SIGUSR1)"), std::string::npos) << run.log();
   }
-  EXPECT_FALSE(path_exists(ws.file("sig/manifest.json")));
-  EXPECT_TRUE(path_exists(ws.file("sig/passages_00000.h5.tmp")) || path_exists(ws.file("sig/passages_00001.h5.tmp")));
+  EXPECT_FALSE(path_exists(ws.path("sig/manifest.json")));
+  EXPECT_TRUE(path_exists(ws.path("sig/passages_00000.h5.tmp")) || path_exists(ws.path("sig/passages_00001.h5.tmp")));
   std::string log = ws.embed(2, "sig/", kOpts);
   EXPECT_GT(resumed_at(log), 0) << log;
-  expect_same_rows(read_rows(ws.file("clean/manifest.json")), read_rows(ws.file("sig/manifest.json")), n, 1e-5);
+  expect_same_rows(read_rows(ws.path("clean/manifest.json")), read_rows(ws.path("sig/manifest.json")), n, 1e-5);
 }
 
 }  // namespace

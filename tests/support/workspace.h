@@ -49,7 +49,6 @@ class Workspace {
   virtual ~Workspace() = default;
   const std::string& dir() const { return dir_.path(); }
   std::string path(const std::string& name) const { return dir_.file(name); }
-  std::string file(const std::string& name) const { return dir_.file(name); }
   // data/passages.tsv, written by synth_data (or a suite's own corpus).
   std::string passages() const { return path("data/passages.tsv"); }
 
