@@ -111,9 +111,15 @@ void MpiCommunicator::all_reduce_raw(void* data, int64_t count, MPI_Datatype typ
 }
 
 void MpiCommunicator::all_reduce(at::Tensor& t, ReduceOp op) {
-  FID_CHECK(t.device().is_cpu(), "MPI all_reduce needs a CPU tensor, got one on ", t.device(),
-            " (use the NCCL backend for GPU tensors)");
   FID_CHECK(t.is_contiguous(), "MPI all_reduce needs a contiguous tensor");
+  if (!t.device().is_cpu()) {
+    // A GPU tensor under the MPI backend (FID_DIST_BACKEND=mpi, or a build
+    // without NCCL) goes through host memory: MPI is not assumed CUDA-aware.
+    at::Tensor host = t.to(at::kCPU);
+    all_reduce(host, op);
+    t.copy_(host);
+    return;
+  }
   if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) {
     // MPI has no 16-bit float reduction: reduce in float32, slice by slice so
     // that a large half buffer does not need a float copy of all of it.
@@ -133,8 +139,13 @@ void MpiCommunicator::all_reduce(at::Tensor& t, ReduceOp op) {
 }
 
 void MpiCommunicator::broadcast(at::Tensor& t, int root) {
-  FID_CHECK(t.device().is_cpu() && t.is_contiguous(),
-            "MPI broadcast needs a contiguous CPU tensor, got one on ", t.device());
+  FID_CHECK(t.is_contiguous(), "MPI broadcast needs a contiguous tensor");
+  if (!t.device().is_cpu()) {
+    at::Tensor host = t.to(at::kCPU);
+    broadcast(host, root);
+    t.copy_(host);
+    return;
+  }
   check_root(root, "broadcast");
   broadcast_raw(t.data_ptr(), t.numel() * static_cast<int64_t>(t.element_size()), root);
 }

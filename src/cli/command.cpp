@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <set>
 
+#include <torch/csrc/api/include/torch/version.h>
+
 #include "model/hf_hub.h"
+#include "runtime/placement.h"
 
 namespace fid::cli {
 
@@ -53,6 +56,23 @@ CLI::Option* add_match_option(CLI::App& app, std::string& match) {
                   "answer in passage: string (DPR's token match) or regex (each answer a regular "
                   "expression, DPR's --match regex for CuratedTREC)")
       ->check(CLI::IsMember({"string", "regex"}))
+      ->capture_default_str();
+}
+
+std::string build_description() {
+  std::string s = std::string("LibTorch ") + TORCH_VERSION + ", CUDA: " + (runtime::build_has_cuda() ? "yes" : "no");
+#ifdef FID_HAVE_NCCL
+  return s + ", NCCL: yes";
+#else
+  return s + ", NCCL: no";
+#endif
+}
+
+CLI::Option* add_device_option(CLI::App& app, std::string& device) {
+  return app
+      .add_option(flag("device"), device,
+                  "auto (GPU local_rank % GPUs when CUDA is available, else the CPU), cpu, cuda "
+                  "(GPU local_rank % GPUs) or cuda:N")
       ->capture_default_str();
 }
 

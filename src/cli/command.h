@@ -57,6 +57,14 @@ CLI::Option* add_model_path(CLI::App& app, std::string& path, const std::string&
 // (text::AnswerMatch), for the top-k accuracy and hasanswer.
 CLI::Option* add_match_option(CLI::App& app, std::string& match);
 
+// The second line of --version: LibTorch's version and whether this build
+// has CUDA and NCCL ("LibTorch 1.13.1, CUDA: no, NCCL: no").
+std::string build_description();
+
+// --device auto|cpu|cuda|cuda:N: where the subcommand's model runs
+// (runtime::parse_device checks the value on each rank).
+CLI::Option* add_device_option(CLI::App& app, std::string& device);
+
 }  // namespace fid::cli
 
 #define FID_REGISTER_COMMAND(Type, cmd_name)                                  \

@@ -28,6 +28,7 @@ class EmbedPassagesCommand : public Command {
     app.add_flag(flag("no_fp16"), o_.no_fp16,
                  "run the model in float32 (default: float16 on GPU, bfloat16 on a CPU with "
                  "native bf16, else float32)");
+    add_device_option(app, o_.device);
     app.add_option(flag("dtype"), o_.dtype, "stored vectors: float16 or float32")
         ->capture_default_str();
     app.add_flag(flag("fletcher32"), o_.fletcher32, "per-chunk checksums in the shard");

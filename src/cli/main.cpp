@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   using namespace fid;
   CLI::App app{"FiD-MPI: Fusion-in-Decoder reader, reader-to-retriever distillation and "
                "distributed FAISS/HDF5 indexing under MPI"};
-  app.set_version_flag("--version", std::string("fid ") + FID_VERSION);
+  app.set_version_flag("--version", std::string("fid ") + FID_VERSION + "\n" + cli::build_description());
   // At most one subcommand; none is reported below, so that an unknown word
   // gets CLI11's "not expected: <word>" rather than a generic message.
   app.require_subcommand(0, 1);

@@ -48,7 +48,8 @@ inline void add_generation_options(CLI::App& app, model::GenerationOptions& g) {
 
 inline void add_precision_option(CLI::App& app, std::string& precision) {
   app.add_option(flag("precision"), precision,
-                 "fp32 | bf16 (bfloat16 autocast: products in bf16, norms, softmax and losses in fp32)")
+                 "fp32 | bf16 | fp16 (autocast: products in the reduced type, norms, softmax and losses in "
+                 "fp32; fp16 only with --device cuda, with dynamic loss scaling in training)")
       ->capture_default_str();
 }
 

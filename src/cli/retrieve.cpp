@@ -28,6 +28,7 @@ class RetrieveCommand : public Command {
         ->capture_default_str();
     app.add_option(flag("question_maxlength"), o_.question_maxlength,
                    "question tokens (default: the retriever's config)");
+    add_device_option(app, o_.device);
     app.add_flag(flag("no_fp16"), o_.no_fp16,
                  "encode questions in float32 (default: float16 on a GPU, bfloat16 on a CPU with native "
                  "bf16, else float32, as embed-passages)");

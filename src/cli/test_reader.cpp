@@ -5,6 +5,7 @@
 #include "cli/reader_options.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "runtime/placement.h"
 #include "runtime/reader_eval.h"
 
 namespace fid::cli {
@@ -35,6 +36,7 @@ class TestReaderCommand : public Command {
         ->check(CLI::IsMember({"seed", "mass", "likelihood"}))->capture_default_str();
     add_reader_input_options(app, o_.input);
     add_precision_option(app, precision_);
+    add_device_option(app, device_);
     // FiD's test_reader.py accepts these (its parser is the training one's).
     app.add_option(flag("train_data"), ignored_.train_data, "accepted as FiD accepts it; ignored");
     app.add_option(flag("model_size"), ignored_.model_size, "accepted as FiD accepts it; ignored");
@@ -51,7 +53,10 @@ class TestReaderCommand : public Command {
     o_.precision = reader_precision(precision_);
     const std::string run_dir = join_path(checkpoint_dir_, name_);
     if (comm.rank() == 0) make_directories(run_dir);
+    const c10::Device device = runtime::parse_device(device_, comm.local_rank());
+    model::check_precision_on(o_.precision, device.type());
     runtime::LoadedReader lr = runtime::load_reader(model_path_);
+    lr.t5->to(device);
     model::FidReader reader(lr.t5);
     o_.with_scores = write_scores_;
     o_.score = score_kind_ == "mass"         ? runtime::PassageScore::kAttentionMass
@@ -80,7 +85,7 @@ class TestReaderCommand : public Command {
  private:
   runtime::ReaderEvalOptions o_;
   std::string name_ = "experiment_name", checkpoint_dir_ = "./checkpoint/", model_path_ = "none";
-  std::string eval_data_, precision_ = "fp32", score_kind_ = "seed";
+  std::string eval_data_, precision_ = "fp32", score_kind_ = "seed", device_ = "auto";
   int64_t seed_ = 0;
   bool write_results_ = false, write_scores_ = false;
   struct {

@@ -34,6 +34,7 @@ class TrainReaderCommand : public Command {
     add_reader_input_options(app, o_.input);
     add_generation_options(app, o_.generation);
     add_precision_option(app, precision_);
+    add_device_option(app, o_.loop.device);
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {

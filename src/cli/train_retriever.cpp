@@ -24,6 +24,7 @@ class TrainRetrieverCommand : public Command {
     app.add_option(flag("eval_data"), o_.eval_data, "dev set scored the same way");
     add_loop_options(app, o_.loop);
     app.add_option(flag("n_context"), o_.n_context, "passages per question")->capture_default_str();
+    add_device_option(app, o_.loop.device);
     app.add_option(flag("reset_projection"), o_.reset_projection,
                    "replace the projection head by a fresh one of this size at the start of a new run "
                    "(the seed always does, with 256); 0 keeps the model's head")->capture_default_str();

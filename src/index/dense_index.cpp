@@ -212,9 +212,9 @@ void DenseIndex::add(const float* x, int64_t n, int64_t batch) {
 void DenseIndex::search(const float* queries, int64_t nq, int k, float* scores,
                         int64_t* labels) const {
   FID_CHECK(k >= 1, "k must be >= 1, got ", k);
-  static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "FAISS labels are 64-bit");
+  // FAISS's labels are int64_t (Index::idx_t in 1.7, faiss::idx_t from 1.7.4).
   guarded("searching", [&] {
-    index_->search(nq, queries, k, scores, reinterpret_cast<faiss::Index::idx_t*>(labels));
+    index_->search(nq, queries, k, scores, labels);
   });
 }
 

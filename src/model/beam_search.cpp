@@ -112,7 +112,8 @@ BeamSearchResult beam_search(FidReader& reader, const at::Tensor& passage_ids,
     if (r % nb != 0) beam_scores[static_cast<size_t>(r)] = -1e9f;
   std::vector<Finished> finished(static_cast<size_t>(b), Finished{nb, o.length_penalty, o.early_stopping, {}});
   std::vector<char> done(static_cast<size_t>(b), 0);
-  at::Tensor token = at::full({rows, 1}, c.decoder_start_token_id, at::kLong);  // (B*nb, 1)
+  const at::TensorOptions on_device = enc.options().dtype(at::kLong);  // the model's device
+  at::Tensor token = at::full({rows, 1}, c.decoder_start_token_id, on_device);  // (B*nb, 1)
 
   BeamSearchResult result;
   for (int64_t len = 1; len < o.max_length; ++len) {
@@ -121,8 +122,11 @@ BeamSearchResult beam_search(FidReader& reader, const at::Tensor& passage_ids,
     at::Tensor logp = at::log_softmax(reader.t5().lm_logits(h).select(1, 0).to(at::kFloat), -1);  // (B*nb, V)
     if (len < o.min_length) logp.select(1, c.eos_token_id).fill_(-std::numeric_limits<float>::infinity());
     const int64_t vocab = logp.size(1);
-    at::Tensor total = (logp + at::from_blob(beam_scores.data(), {rows, 1}, at::kFloat)).view({b, nb * vocab});
-    auto [top_scores, top_ids] = total.topk(2 * nb, 1, /*largest=*/true, /*sorted=*/true);  // (B, 2*nb)
+    at::Tensor scores = at::from_blob(beam_scores.data(), {rows, 1}, at::kFloat).to(logp.device());
+    at::Tensor total = (logp + scores).view({b, nb * vocab});
+    auto [top_gpu_scores, top_gpu_ids] = total.topk(2 * nb, 1, /*largest=*/true, /*sorted=*/true);  // (B, 2*nb)
+    // The host picks the beams; only the 2*nb candidates per example come back.
+    at::Tensor top_scores = top_gpu_scores.cpu(), top_ids = top_gpu_ids.cpu();
     auto ts = top_scores.accessor<float, 2>();
     auto ti = top_ids.accessor<int64_t, 2>();
 
@@ -168,8 +172,8 @@ BeamSearchResult beam_search(FidReader& reader, const at::Tensor& passage_ids,
     seqs.swap(next_seqs);
     origins.swap(next_origins);
     beam_scores = next_scores;
-    reorder_self_cache(cache, at::tensor(from, at::kLong));
-    token = at::tensor(next_tokens, at::kLong).view({rows, 1});
+    reorder_self_cache(cache, at::tensor(from, at::kLong).to(on_device.device()));
+    token = at::tensor(next_tokens, at::kLong).to(on_device.device()).view({rows, 1});
   }
 
   // Beams still open at the end are offered with their running scores.

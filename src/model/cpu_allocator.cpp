@@ -1,6 +1,7 @@
 #include "model/cpu_allocator.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -8,6 +9,13 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
+
+// LibTorch 2 made allocate() non-const and added a pure copy_data().
+#if TORCH_VERSION_MAJOR >= 2
+#define FID_ALLOCATE_CONST
+#else
+#define FID_ALLOCATE_CONST const
+#endif
 
 namespace fid::model {
 namespace {
@@ -20,7 +28,7 @@ class CachingCpuAllocator final : public c10::Allocator {
  public:
   // The context is the data pointer itself (raw_allocate, used by some of
   // LibTorch's serialization, requires it); block sizes live in `live_`.
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) FID_ALLOCATE_CONST override {
     if (n < kMinCached) return c10::GetDefaultCPUAllocator()->allocate(n);
     size_t size = (n + kPage - 1) / kPage * kPage;
     void* p = take(&size);
@@ -38,6 +46,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::give_back; }
+#if TORCH_VERSION_MAJOR >= 2
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#endif
 
   static CachingCpuAllocator& instance() {
     // Never destroyed: tensors freed during exit still find it.

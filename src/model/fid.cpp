@@ -76,9 +76,9 @@ FidGeneration FidReader::generate(const at::Tensor& passage_ids, const at::Tenso
   DecoderCache cache = t5_->start_decoding(enc, mask, max_length);
 
   FidGeneration gen;
-  at::Tensor seq = at::full({b, max_length}, c.pad_token_id, at::kLong);
+  at::Tensor seq = at::full({b, max_length}, c.pad_token_id, passage_ids.options().dtype(at::kLong));
   seq.select(1, 0).fill_(c.decoder_start_token_id);
-  at::Tensor unfinished = at::ones({b}, at::kLong);
+  at::Tensor unfinished = at::ones({b}, seq.options());
   at::Tensor token = seq.narrow(1, 0, 1);  // (B, 1)
   int64_t len = 1;
   std::vector<at::Tensor> first_scores;

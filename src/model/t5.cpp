@@ -71,7 +71,7 @@ at::Tensor T5Model::decode(const at::Tensor& decoder_ids, const at::Tensor& enco
   at::Tensor h = fused_dropout(embed(decoder_ids), p, train);  // (B, T, d)
   T5Attention& sa0 = *decoder->blocks[0]->self_attn->SelfAttention;
   // Causal mask (1, 1, T, T): 0 on and below the diagonal.
-  at::Tensor causal = at::ones({t, t}, at::kFloat).tril();
+  at::Tensor causal = at::ones({t, t}, encoder_out.options().dtype(at::kFloat)).tril();
   at::Tensor self_bias = sa0.compute_bias(t, t, /*bidirectional=*/false) +
                          ((1.0 - causal) * mask_value(config_.convention, false)).view({1, 1, t, t});
   at::Tensor cross_bias = additive_mask(encoder_mask, true);  // (B, 1, 1, S)

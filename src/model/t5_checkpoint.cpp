@@ -4,7 +4,6 @@
 // replays the block with the same dropout masks and the same autocast state
 // (backward runs after the autocast scope has closed), and differentiates it.
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -20,14 +19,16 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-at::Tensor rng_state() {
-  auto gen = at::detail::getDefaultCPUGenerator();
+// The generator that draws the block's dropout masks: the CPU's, or the
+// GPU's the block runs on.
+at::Tensor rng_state(const c10::Device& device) {
+  auto gen = at::globalContext().defaultGenerator(device);
   std::lock_guard<std::mutex> lock(gen.mutex());
   return gen.get_state();
 }
 
-void set_rng_state(const at::Tensor& state) {
-  auto gen = at::detail::getDefaultCPUGenerator();
+void set_rng_state(const c10::Device& device, const at::Tensor& state) {
+  auto gen = at::globalContext().defaultGenerator(device);
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(state);
 }
@@ -38,9 +39,10 @@ class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockChec
   // (so that autograd routes their gradients through this node).
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden,
                                const at::Tensor& bias, at::TensorList params, T5Block* block) {
-    ctx->saved_data["rng"] = rng_state();
-    ctx->saved_data["autocast"] = at::autocast::is_cpu_enabled();
-    ctx->saved_data["autocast_dtype"] = static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype());
+    ctx->saved_data["rng"] = rng_state(hidden.device());
+    const AutocastFlags autocast = autocast_flags(hidden.device().type());
+    ctx->saved_data["autocast"] = autocast.enabled;
+    ctx->saved_data["autocast_dtype"] = static_cast<int64_t>(autocast.dtype);
     ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
     ctx->saved_data["n_params"] = static_cast<int64_t>(params.size());
     ctx->save_for_backward({hidden, bias});
@@ -60,19 +62,20 @@ class EncoderBlockCheckpoint : public torch::autograd::Function<EncoderBlockChec
     at::Tensor bias = saved[1].detach().requires_grad_(saved[1].requires_grad());
     // Replay with the forward's dropout masks, then restore the RNG so that
     // the rest of training draws the same numbers as without checkpointing.
-    const at::Tensor now = rng_state();
-    set_rng_state(ctx->saved_data["rng"].toTensor());
+    const c10::Device device = hidden.device();
+    const at::Tensor now = rng_state(device);
+    set_rng_state(device, ctx->saved_data["rng"].toTensor());
     at::Tensor out;
     {
       at::AutoGradMode grad_on(true);
       // The forward's autocast state, re-entered: a block that ran in bf16
       // is recomputed in bf16 (as torch.utils.checkpoint does), so that its
       // gradient is that of the forward that was run.
-      AutocastState autocast(ctx->saved_data["autocast"].toBool(),
-                             static_cast<int>(ctx->saved_data["autocast_dtype"].toInt()));
+      AutocastState autocast(device.type(), AutocastFlags{ctx->saved_data["autocast"].toBool(),
+                                                          static_cast<int>(ctx->saved_data["autocast_dtype"].toInt())});
       out = block->forward_encoder(hidden, bias);
     }
-    set_rng_state(now);
+    set_rng_state(device, now);
 
     std::vector<at::Tensor> params = block->parameters();
     variable_list inputs;

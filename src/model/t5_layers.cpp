@@ -111,7 +111,8 @@ at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const
 at::Tensor T5Attention::compute_bias(int64_t q_len, int64_t k_len, bool bidirectional,
                                      int64_t query_offset) const {
   FID_CHECK(!relative_attention_bias.is_empty(), "compute_bias on an attention without a table");
-  const auto opts = at::TensorOptions().dtype(at::kLong);
+  // On the table's device: the bucket indices select its rows.
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.device());
   at::Tensor context = at::arange(query_offset, query_offset + q_len, opts).unsqueeze(1);
   at::Tensor memory = at::arange(k_len, opts).unsqueeze(0);
   at::Tensor buckets =

@@ -124,6 +124,7 @@ void EmbedJobOptions::validate() const {
 }
 
 void run_embed_job(dist::Communicator& comm, EmbedJobOptions o) {
+  const c10::Device device = runtime::parse_device(o.device, comm.local_rank());  // before any work
   o.validate();
   // SIGTERM / SIGUSR1 (a scheduler's notice) stop each shard after its next
   // durable batch; the rerun resumes it.
@@ -148,7 +149,7 @@ void run_embed_job(dist::Communicator& comm, EmbedJobOptions o) {
   FID_CHECK(config.passage_maxlength <= config.bert.max_position_embeddings, "--passage_maxlength ",
             config.passage_maxlength, " exceeds the model's max_position_embeddings (",
             config.bert.max_position_embeddings, " in '", o.model_path, "/config.json')");
-  const runtime::Placement placement = runtime::place_for_rank(comm.local_rank(), !o.no_fp16);
+  const runtime::Placement placement = runtime::choose_placement(!o.no_fp16, device);
   o.pipeline.device = placement.device;
   o.pipeline.dtype = placement.dtype;
 

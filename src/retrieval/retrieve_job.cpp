@@ -97,6 +97,9 @@ void RetrieveJobOptions::validate() const {
 
 void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
   o.validate();
+  // Before the index is built: a wrong --device fails at once.
+  const runtime::Placement placement =
+      runtime::choose_placement(!o.no_fp16, runtime::parse_device(o.device, comm.local_rank()));
   data::PassageStore store(o.passages);
   sharding::Manifest manifest = load_checked_embeddings(o.embeddings, o.passages, store.size());
   runtime::LoadedRetriever retriever(o.model_path);
@@ -119,7 +122,7 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
   std::vector<data::Example> questions = read_questions(o.data);
   t0 = Clock::now();
   std::vector<float> queries =
-      runtime::encode_owned_questions(comm, retriever, questions, o.batch_size, !o.no_fp16);
+      runtime::encode_owned_questions(comm, retriever, questions, o.batch_size, placement);
   const double encode_s = seconds_since(t0);
   const int64_t mine = static_cast<int64_t>(queries.size()) / index.dim();
 

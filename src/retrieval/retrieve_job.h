@@ -34,6 +34,7 @@ struct RetrieveJobOptions {
   int validation_workers = 0;       // rank 0's answer-checking threads (0: all cores)
   std::string match = "string";     // DPR's --match: string (tokens) or regex (answers are patterns)
   bool no_fp16 = false;
+  std::string device = "auto";  // --device, of the question encoder (runtime/placement.h)
   index::IndexParams params = [] {
     index::IndexParams p;
     p.nprobe = 16;

@@ -134,4 +134,10 @@ std::string retriever_fingerprint(const std::string& model_dir) {
   return fp;
 }
 
+void move_to(RetrieverInputs& in, const c10::Device& device) {
+  for (at::Tensor* t : {&in.question_ids, &in.question_mask, &in.passage_ids, &in.passage_mask, &in.gold_score}) {
+    if (t->defined()) *t = t->to(device);
+  }
+}
+
 }  // namespace fid::runtime

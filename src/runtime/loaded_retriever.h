@@ -2,6 +2,7 @@
 // sentencepiece for spiece.model ones), and FiD examples turned into its
 // input tensors as the seed's Dataset + RetrieverCollator do.
 #pragma once
+#include <c10/core/Device.h>
 #include <ATen/core/Tensor.h>
 
 #include <memory>
@@ -21,6 +22,9 @@ struct RetrieverInputs {
   at::Tensor passage_ids, passage_mask;    // (B, N, Lp)
   at::Tensor gold_score;                   // (B, N) float; undefined without scores
 };
+
+// Moves the inputs' tensors to `device` (no copy when they are there).
+void move_to(RetrieverInputs& inputs, const c10::Device& device);
 
 class LoadedRetriever {
  public:

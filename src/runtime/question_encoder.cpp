@@ -15,7 +15,7 @@ namespace fid::runtime {
 
 std::vector<float> encode_owned_questions(dist::Communicator& comm, LoadedRetriever& retriever,
                                           const std::vector<data::Example>& questions,
-                                          int64_t batch_size, bool reduced) {
+                                          int64_t batch_size, const Placement& placement) {
   FID_CHECK(batch_size > 0, "the question batch size must be positive, got ", batch_size);
   std::vector<std::string> texts;
   for (int64_t i : owned_items(static_cast<int64_t>(questions.size()), comm.rank(), comm.size())) {
@@ -23,7 +23,6 @@ std::vector<float> encode_owned_questions(dist::Communicator& comm, LoadedRetrie
   }
   auto& model = retriever.model();
   model->eval();
-  const Placement placement = place_for_rank(comm.local_rank(), reduced);
   model->to(placement.device, placement.dtype);
   log::info("encoding questions: ", placement.reason);
   c10::InferenceMode guard;

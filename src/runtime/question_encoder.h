@@ -8,13 +8,14 @@
 #include "data/example.h"
 #include "dist/communicator.h"
 #include "runtime/loaded_retriever.h"
+#include "runtime/placement.h"
 
 namespace fid::runtime {
 
-// This rank's questions, in order, as (n_mine, D) float32 rows. reduced =
-// !--no_fp16. Moves the model to the chosen device and dtype, in eval mode.
+// This rank's questions, in order, as (n_mine, D) float32 rows. Moves the
+// model to `placement`'s device and dtype, in eval mode.
 std::vector<float> encode_owned_questions(dist::Communicator& comm, LoadedRetriever& retriever,
                                           const std::vector<data::Example>& questions,
-                                          int64_t batch_size, bool reduced);
+                                          int64_t batch_size, const Placement& placement);
 
 }  // namespace fid::runtime

@@ -7,6 +7,7 @@
 #include "common/progress.h"
 #include "data/example_reader.h"
 #include "dist/collectives.h"
+#include "runtime/placement.h"
 #include "text/metrics.h"
 
 namespace fid::runtime {
@@ -42,6 +43,8 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
   torch::NoGradGuard no_grad;
   const bool was_training = reader.t5().is_training();
   reader.t5().eval();
+  // Batches go where the model is (the caller placed it: --device).
+  const c10::Device device = module_device(reader.t5());
   data::ReaderOptions ro;
   ro.n_context = options.input.n_context;
   ro.sort_by_score = true;
@@ -70,7 +73,8 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     ReaderInputOptions io = options.input;
     io.with_targets = likelihood;
     ReaderBatch b = make_reader_batch(tokenizer, ptrs, targets, io);
-    model::AutocastScope autocast(options.precision);
+    move_to(b, device);
+    model::AutocastScope autocast(options.precision, device.type());
     const bool attention = options.with_scores && !likelihood;
     const model::GenerationOptions& go = options.generation;
     // Beam search returns the answers; the first step's attention (the same
@@ -80,7 +84,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
     if (!beams || attention || likelihood)
       gen = reader.generate(b.passage_ids, b.passage_mask, beams ? 2 : go.max_length, attention, go.min_length);
     at::Tensor ids = beams ? model::beam_search(reader, b.passage_ids, b.passage_mask, go, gen.encoder_out).ids
-                           : gen.ids.contiguous();  // (B * num_return_sequences, T')
+                           : gen.ids.cpu().contiguous();  // (B * num_return_sequences, T')
     at::Tensor passage_scores;  // (B, N)
     if (likelihood) {
       passage_scores = model::answer_log_likelihood(reader, gen.encoder_out, b.passage_mask, b.labels);
@@ -89,6 +93,7 @@ ReaderEvalResult evaluate_reader(dist::Communicator& comm, model::FidReader& rea
                            ? model::crossattention_log_mass(gen.score_storage, b.passage_mask)
                            : gen.crossattention_scores;
     }
+    if (passage_scores.defined()) passage_scores = passage_scores.cpu();
     for (size_t k = 0; k < batch.size(); ++k) {
       std::string answer, answers;
       for (int64_t j = 0; j < go.num_return_sequences; ++j) {

@@ -76,4 +76,10 @@ ReaderBatch make_reader_batch(const text::T5Tokenizer& tokenizer,
   return out;
 }
 
+void move_to(ReaderBatch& b, const c10::Device& device) {
+  b.passage_ids = b.passage_ids.to(device);
+  b.passage_mask = b.passage_mask.to(device);
+  if (b.labels.defined()) b.labels = b.labels.to(device);
+}
+
 }  // namespace fid::runtime

@@ -2,6 +2,7 @@
 // loaded from a model directory, and FiD examples turned into model tensors
 // the way the seed's Dataset and Collator do it.
 #pragma once
+#include <c10/core/Device.h>
 #include <ATen/core/Tensor.h>
 
 #include <memory>
@@ -40,6 +41,9 @@ struct ReaderBatch {
   at::Tensor labels;        // (B, T) int64, -100 at padding (undefined without targets)
   int64_t label_tokens = 0;  // labels != -100
 };
+
+// Moves the batch's tensors to `device` (no copy when they are there).
+void move_to(ReaderBatch& batch, const c10::Device& device);
 
 // `targets[k]` is the unformatted target of examples[k] (the example's
 // `target`, else one of its answers chosen by the caller).

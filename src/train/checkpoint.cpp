@@ -168,7 +168,9 @@ LoadedCheckpoint open_checkpoint(const std::string& dir, torch::optim::Optimizer
   torch::serialize::InputArchive archive;
   const std::string tensors_path = join_path(dir, kStateTensors);
   try {
-    archive.load_from(tensors_path);
+    // Onto the CPU whatever device saved it: the optimizer moves its state
+    // to its parameters' device at its first step (train/fused_adam.cpp).
+    archive.load_from(tensors_path, at::Device(at::kCPU));
     if (optimizer != nullptr) {
       FID_CHECK(state.value("has_optimizer", false), "checkpoint '", dir,
                 "' holds no optimizer state");

@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <type_traits>
 
 #include "common/error.h"
 #include "common/kernel_clones.h"
@@ -71,12 +73,24 @@ void reference_update(at::Tensor& p, at::Tensor grad, at::Tensor& m, at::Tensor&
   p.addcdiv_(m, denom, -step_size);
 }
 
+// The key of a parameter's state: LibTorch 1.13 keys by the printed address
+// of its TensorImpl (c10::guts::to_string), LibTorch 2 by the address itself.
+template <class Key>
+Key state_key(const at::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
 // The step shared by both optimizers; State is AdamParamState or
 // AdamWParamState, `decoupled` selects AdamW's weight decay.
-template <class State, class Options>
-at::Tensor adam_step(torch::optim::Optimizer& opt,
-                     ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>& states,
-                     torch::optim::Optimizer::LossClosure closure, bool decoupled) {
+template <class State, class Options, class StateMap>
+at::Tensor adam_step(torch::optim::Optimizer& opt, StateMap& states, torch::optim::Optimizer::LossClosure closure,
+                     bool decoupled) {
   RECORD_FUNCTION("fid::fused_adam_step", std::vector<c10::IValue>());
   torch::NoGradGuard no_grad;
   at::Tensor loss;
@@ -91,7 +105,7 @@ at::Tensor adam_step(torch::optim::Optimizer& opt,
       if (!p.grad().defined()) continue;
       const at::Tensor& grad = p.grad();
       FID_CHECK(!grad.is_sparse(), "Adam does not support sparse gradients");
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = state_key<typename StateMap::key_type>(p);
       auto it = states.find(key);
       if (it == states.end()) {
         auto s = std::make_unique<State>();
@@ -108,6 +122,13 @@ at::Tensor adam_step(torch::optim::Optimizer& opt,
       const double l2 = decoupled ? 0.0 : o.weight_decay();
       const double step_size = o.lr() / bc1;
       at::Tensor m = s.exp_avg(), v = s.exp_avg_sq();
+      if (m.device() != p.device()) {
+        // A checkpoint saved on another device is read onto the CPU.
+        m = m.to(p.device());
+        v = v.to(p.device());
+        s.exp_avg(m);
+        s.exp_avg_sq(v);
+      }
       if (fusable(p, grad, m, v)) {
         const Coeffs c{static_cast<float>(decay), static_cast<float>(l2), static_cast<float>(beta1),
                        static_cast<float>(1 - beta1), static_cast<float>(beta2), static_cast<float>(1 - beta2),

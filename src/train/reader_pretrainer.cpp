@@ -16,9 +16,10 @@ namespace {
 
 class PretrainTask : public TrainTask {
  public:
-  PretrainTask(const ReaderPretrainOptions& o, const std::string& model_dir)
-      : o_(o), lr_(runtime::load_reader(model_dir, o.dropout)), reader_(lr_.t5), passages_(o.passages),
-        slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
+  PretrainTask(const ReaderPretrainOptions& o, const std::string& model_dir, const c10::Device& device)
+      : o_(o), device_(device), lr_(runtime::load_reader(model_dir, o.dropout)), reader_(lr_.t5),
+        passages_(o.passages), slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
+    lr_.t5->to(device_);
     FID_CHECK(passages_.size() > 0, "--passages '", o.passages, "' holds no passage");
     // T5 numbers its sentinels down from the top of the vocabulary.
     const int64_t first_extra = lr_.tokenizer.model().piece_size();
@@ -72,12 +73,13 @@ class PretrainTask : public TrainTask {
     s.passage_mask = runtime::long_tensor(mask, {b, 1, in_len});
     s.labels = runtime::long_tensor(labels, {b, out_len});
     s.label_tokens = label_tokens;
+    runtime::move_to(s, device_);
     return static_cast<double>(label_tokens);
   }
 
   at::Tensor loss(int slot) override {
     runtime::ReaderBatch& b = slots_[static_cast<size_t>(slot)];
-    model::AutocastScope autocast(o_.precision);
+    model::AutocastScope autocast(o_.precision, device_.type());
     return reader_.forward(b.passage_ids, b.passage_mask, b.labels).loss;
   }
   // No dev set: the warm start is judged by the reader trained from it.
@@ -88,6 +90,7 @@ class PretrainTask : public TrainTask {
 
  private:
   const ReaderPretrainOptions& o_;
+  c10::Device device_;
   runtime::LoadedReader lr_;
   model::FidReader reader_;
   data::PassageStore passages_;
@@ -97,12 +100,14 @@ class PretrainTask : public TrainTask {
 
 }  // namespace
 
-void pretrain_reader(dist::Communicator& comm, const ReaderPretrainOptions& o) {
+void pretrain_reader(dist::Communicator& comm, const ReaderPretrainOptions& options) {
+  ReaderPretrainOptions o = options;
+  const c10::Device device = training_device(comm, o.loop, o.precision);
   FID_CHECK(!o.passages.empty() && path_exists(o.passages), "--passages '", o.passages,
             "' does not exist (a DPR passages TSV: id, text, title)");
   FID_CHECK(o.text_maxlength >= 8, "--text_maxlength must be at least 8, not ", o.text_maxlength);
   StartPoint start = start_point(comm, o.loop, o.model_path);
-  PretrainTask task(o, start.model_dir);
+  PretrainTask task(o, start.model_dir, device);
   run_training(comm, task, o.loop, start);
 }
 

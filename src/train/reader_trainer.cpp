@@ -13,9 +13,11 @@ namespace {
 
 class ReaderTask : public TrainTask {
  public:
-  ReaderTask(const ReaderTrainOptions& o, const std::string& model_dir, int64_t accumulation)
-      : o_(o), lr_(runtime::load_reader(model_dir, o.dropout)), reader_(lr_.t5),
+  ReaderTask(const ReaderTrainOptions& o, const std::string& model_dir, int64_t accumulation,
+             const c10::Device& device)
+      : o_(o), device_(device), lr_(runtime::load_reader(model_dir, o.dropout)), reader_(lr_.t5),
         train_(o.train_data, dataset_options(o)), slots_(static_cast<size_t>(accumulation)) {
+    lr_.t5->to(device_);
     lr_.t5->set_gradient_checkpointing(o.use_checkpoint);
     eval_.input = o.input;
     eval_.batch_size = o.loop.per_gpu_batch_size;
@@ -41,6 +43,7 @@ class ReaderTask : public TrainTask {
       targets.push_back(runtime::training_target(exs[k], choice));
     }
     slots_[static_cast<size_t>(slot)] = runtime::make_reader_batch(lr_.tokenizer, ptrs, targets, o_.input);
+    runtime::move_to(slots_[static_cast<size_t>(slot)], device_);
     return static_cast<double>(slots_[static_cast<size_t>(slot)].label_tokens);
   }
 
@@ -48,7 +51,7 @@ class ReaderTask : public TrainTask {
     runtime::ReaderBatch& b = slots_[static_cast<size_t>(slot)];
     // Autograd records the casts, so backward (outside the scope) runs the
     // products in bf16 too, as torch.autocast does.
-    model::AutocastScope autocast(o_.precision);
+    model::AutocastScope autocast(o_.precision, device_.type());
     return reader_.forward(b.passage_ids, b.passage_mask, b.labels).loss;
   }
 
@@ -70,6 +73,7 @@ class ReaderTask : public TrainTask {
     return ro;
   }
   const ReaderTrainOptions& o_;
+  c10::Device device_;
   runtime::LoadedReader lr_;
   model::FidReader reader_;
   data::IndexedDataset train_;
@@ -79,7 +83,9 @@ class ReaderTask : public TrainTask {
 
 }  // namespace
 
-void train_reader(dist::Communicator& comm, const ReaderTrainOptions& o) {
+void train_reader(dist::Communicator& comm, const ReaderTrainOptions& options) {
+  ReaderTrainOptions o = options;
+  const c10::Device device = training_device(comm, o.loop, o.precision);
   check_training_inputs(o.train_data, o.eval_data, o.input.n_context);
   // Every example read once before the first step: a malformed one, or a
   // training example without `target` or `answers`, fails the run here.
@@ -87,7 +93,7 @@ void train_reader(dist::Communicator& comm, const ReaderTrainOptions& o) {
                       [](const data::Example& ex) { runtime::training_target(ex, 0); });
   check_every_example(comm, o.eval_data, data::ReaderOptions{}, [](const data::Example&) {});
   StartPoint start = start_point(comm, o.loop, o.model_path);
-  ReaderTask task(o, start.model_dir, o.loop.accumulation_steps);
+  ReaderTask task(o, start.model_dir, o.loop.accumulation_steps, device);
   run_training(comm, task, o.loop, start);
 }
 

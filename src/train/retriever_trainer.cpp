@@ -47,14 +47,16 @@ void score_question(const std::vector<int64_t>& order, int64_t n_context, std::v
 
 class RetrieverTask : public TrainTask {
  public:
-  RetrieverTask(const RetrieverTrainOptions& o, const std::string& dir, bool resume)
-      : o_(o), r_(dir, o.arch, o.head_seed), train_(o.train_data, dataset_options(o)),
+  RetrieverTask(const RetrieverTrainOptions& o, const std::string& dir, bool resume, const c10::Device& device)
+      : o_(o), device_(device), r_(dir, o.arch, o.head_seed), train_(o.train_data, dataset_options(o)),
         slots_(static_cast<size_t>(o.loop.accumulation_steps)) {
     select_confident_questions();
     if (o.reset_projection > 0 && !resume) reset_head(o.reset_projection);
     if (o.temperature_score) r_.model()->mutable_config().score_temperature = *o.temperature_score;
     if (o.temperature_gold) r_.model()->mutable_config().gold_temperature = *o.temperature_gold;
     set_dropout(*r_.model(), o.dropout);
+    // After reset_head: the new head's parameters move too.
+    r_.model()->to(device_);
   }
   torch::nn::Module& module() override { return *r_.model(); }
   int64_t num_examples() const override { return static_cast<int64_t>(kept_.size()); }
@@ -68,6 +70,7 @@ class RetrieverTask : public TrainTask {
       ptrs.push_back(&exs[k]);
     }
     slots_[static_cast<size_t>(slot)] = r_.encode_examples(ptrs, o_.n_context, true);
+    runtime::move_to(slots_[static_cast<size_t>(slot)], device_);
     // FiD's KL loss is a mean over all B*N elements.
     return static_cast<double>(slots_[static_cast<size_t>(slot)].gold_score.numel());
   }
@@ -99,11 +102,12 @@ class RetrieverTask : public TrainTask {
       std::vector<const data::Example*> ptrs;
       for (auto& e : batch) ptrs.push_back(&e);
       runtime::RetrieverInputs x = r_.encode_examples(ptrs, o_.n_context, true);
+      runtime::move_to(x, device_);
       auto out = r_.model()->forward(x.question_ids, x.question_mask, x.passage_ids, x.passage_mask,
                                      x.gold_score);
       loss_sum += out.loss.item<double>() * static_cast<double>(x.gold_score.numel());
       elements += static_cast<double>(x.gold_score.numel());
-      at::Tensor order = at::argsort(out.score, /*dim=*/1, /*descending=*/true).contiguous();
+      at::Tensor order = at::argsort(out.score, /*dim=*/1, /*descending=*/true).cpu().contiguous();
       for (int64_t b = 0; b < order.size(0); ++b) {
         const int64_t* p = order[b].data_ptr<int64_t>();
         score_question(std::vector<int64_t>(p, p + order.size(1)), o_.n_context, sums);
@@ -198,6 +202,7 @@ class RetrieverTask : public TrainTask {
     log::info("train-retriever: new ", hidden, "->", dim, " projection head (--reset_projection)");
   }
   const RetrieverTrainOptions& o_;
+  c10::Device device_;
   runtime::LoadedRetriever r_;
   data::IndexedDataset train_;
   std::vector<int64_t> kept_;
@@ -207,7 +212,9 @@ class RetrieverTask : public TrainTask {
 
 }  // namespace
 
-void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& o) {
+void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& options) {
+  RetrieverTrainOptions o = options;
+  const c10::Device device = training_device(comm, o.loop, model::Precision::kFp32);
   check_training_inputs(o.train_data, o.eval_data, o.n_context);
   // A file of the wrong kind, or a malformed example anywhere in it, is
   // refused before any model is loaded.
@@ -216,7 +223,7 @@ void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& o) {
                         [&](const data::Example& ex) { check_distillation_targets(ex, o.n_context, path); });
   }
   StartPoint start = start_point(comm, o.loop, o.model_path);
-  RetrieverTask task(o, start.model_dir, start.resume);
+  RetrieverTask task(o, start.model_dir, start.resume, device);
   run_training(comm, task, o.loop, start);
 }
 

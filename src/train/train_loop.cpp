@@ -15,6 +15,7 @@
 #include "dist/collectives.h"
 #include "dist/grad_reducer.h"
 #include "data/example_reader.h"
+#include "runtime/placement.h"
 #include "train/checkpoint.h"
 #include "train/data_order.h"
 #include "train/run_log.h"
@@ -97,6 +98,7 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
   LrSchedule schedule(o.schedule);
 
   int64_t step = 0;
+  LossScaler scaler(o.loss_scaling);
   const bool higher = task.higher_is_better();
   double best = higher ? -1e300 : 1e300;
   at::manual_seed(static_cast<uint64_t>(o.seed + rank));  // dropout differs per rank, as in the seed
@@ -104,6 +106,7 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
     LoadedCheckpoint ck = open_checkpoint(start.model_dir, optimizer.get());
     step = ck.state.at("step").get<int64_t>();
     best = ck.state.value("best_eval_metric", best);
+    if (scaler.enabled() && ck.state.contains("loss_scaler")) scaler.load_state(ck.state.at("loss_scaler"));
     if (ck.state.contains("command_line")) {
       check_resume_options(ck.state.at("command_line").get<std::map<std::string, std::string>>(),
                            o.command_line, o.allowed_changes, start.model_dir);
@@ -140,6 +143,7 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       nlohmann::json st = {{"step", step}, {"best_eval_metric", best}, {"world_size", world},
                            {"per_gpu_batch_size", o.per_gpu_batch_size}, {"seed", o.seed},
                            {"command_line", o.command_line}};
+      if (scaler.enabled()) st["loss_scaler"] = scaler.state();
       ckpt.save(tag, [&](const std::string& dir) { task.save_model(dir); }, optimizer.get(), st,
                 tensors, /*update_latest=*/true);
       log::info("saved checkpoint ", tag, " at step ", step);
@@ -174,17 +178,27 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
     }
     at::Tensor loss = task.loss(slot);
     const double w = weights[static_cast<size_t>(slot)];
-    // A share of the global mean: summing over ranks and micro-batches gives it.
-    (loss * (w / group_weight)).backward();
+    // A share of the global mean: summing over ranks and micro-batches gives
+    // it. With fp16, scaled up so that small gradients survive float16.
+    (loss * (w / group_weight * scaler.scale())).backward();
     loss_sum += loss.item<double>() * w;
     ++step;
 
     if (step % o.accumulation_steps == 0) {
       reducer.reduce(1.0);
-      clip_gradients(params, o.optim.clip);
+      // The reduced gradients are the same on every rank, so every rank
+      // finds the same overflow and skips the same step.
+      const bool overflow = !scaler.unscale(params);
       const int64_t opt_steps = step / o.accumulation_steps - 1;
-      set_learning_rate(*optimizer, o.optim.lr * schedule.factor(opt_steps));
-      optimizer->step();
+      if (!overflow) {
+        clip_gradients(params, o.optim.clip);
+        set_learning_rate(*optimizer, o.optim.lr * schedule.factor(opt_steps));
+        optimizer->step();
+      } else {
+        log::warn("step ", step, ": float16 gradients overflowed at loss scale ", scaler.scale(),
+                  "; the update is skipped and the scale halved");
+      }
+      scaler.update(overflow);
       clear_gradients(params);
       // The loss and whether any rank was asked to stop, in one collective:
       // every rank learns of a stop request at the same step.
@@ -197,8 +211,13 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
       if (rank == 0 && (step / o.accumulation_steps) % o.log_freq == 0) {
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double examples = static_cast<double>(global_batch * o.accumulation_steps * o.log_freq);
-        run_log->log(step, {{"loss", group_loss}, {"lr", learning_rate(*optimizer)},
-                            {"examples_per_s", examples / secs}});
+        std::map<std::string, double> record = {{"loss", group_loss}, {"lr", learning_rate(*optimizer)},
+                                                {"examples_per_s", examples / secs}};
+        if (scaler.enabled()) {
+          record["loss_scale"] = scaler.scale();
+          record["skipped_steps"] = static_cast<double>(scaler.skipped_steps());
+        }
+        run_log->log(step, record);
         t0 = std::chrono::steady_clock::now();
       }
     }
@@ -241,6 +260,14 @@ void check_every_example(dist::Communicator& comm, const std::string& path, cons
   data::ExampleReader in(path, mine);
   data::Example ex;
   while (in.next(ex)) check(ex);
+}
+
+c10::Device training_device(dist::Communicator& comm, LoopOptions& o, model::Precision precision) {
+  const c10::Device device = runtime::parse_device(o.device, comm.local_rank());
+  model::check_precision_on(precision, device.type());
+  o.loss_scaling.enabled = precision == model::Precision::kFp16;
+  if (!device.is_cpu()) log::info("training on ", device.str(), " (", model::to_string(precision), ")");
+  return device;
 }
 
 void check_training_inputs(const std::string& train_data, const std::string& eval_data,

@@ -20,8 +20,12 @@
 #include <vector>
 #include <torch/nn/module.h>
 
+#include <c10/core/Device.h>
+
 #include "data/example.h"
+#include "model/autocast.h"
 #include "dist/communicator.h"
+#include "train/loss_scaler.h"
 #include "train/optim.h"
 #include "train/schedule.h"
 
@@ -38,6 +42,8 @@ struct LoopOptions {
   int64_t log_freq = 1;  // optimizer steps between metrics.jsonl records
   ScheduleOptions schedule;
   OptimOptions optim;
+  LossScalerOptions loss_scaling;  // on for --precision fp16
+  std::string device = "auto";     // --device (runtime/placement.h)
   // The options the command line gave ("--lr" -> "2e-3"). Checkpoints record
   // them; a resumed run must give the same ones, but for those that cannot
   // change the trajectory (kResumeFreeOptions) and those in allowed_changes
@@ -94,6 +100,10 @@ void run_training(dist::Communicator& comm, TrainTask& task, const LoopOptions& 
 // training). A rank that finds one throws; the job is aborted.
 void check_every_example(dist::Communicator& comm, const std::string& path, const data::ReaderOptions& options,
                          const std::function<void(const data::Example&)>& check);
+
+// This rank's training device (--device), checked against the precision;
+// turns loss scaling on for fp16.
+c10::Device training_device(dist::Communicator& comm, LoopOptions& options, model::Precision precision);
 
 // --train_data must exist; --eval_data, when given, too. --n_context > 0.
 void check_training_inputs(const std::string& train_data, const std::string& eval_data,

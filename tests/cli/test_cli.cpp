@@ -9,7 +9,13 @@ namespace {
 TEST(Cli, VersionPrintsProjectVersion) {
   std::string out;
   ASSERT_EQ(testing::run_command(testing::fid_binary() + " --version", &out), 0) << out;
-  EXPECT_EQ(out, std::string("fid ") + FID_VERSION + "\n");
+  ASSERT_EQ(out.rfind(std::string("fid ") + FID_VERSION + "\nLibTorch ", 0), 0u) << out;
+  // The build's CUDA and NCCL: what --device cuda and FID_DIST_BACKEND=nccl can do.
+#ifdef FID_HAVE_NCCL
+  EXPECT_NE(out.find(", CUDA: yes, NCCL: yes\n"), std::string::npos) << out;
+#else
+  EXPECT_NE(out.find(", NCCL: no\n"), std::string::npos) << out;
+#endif
 }
 
 TEST(Cli, HelpListsSubcommandsAndExitsZero) {

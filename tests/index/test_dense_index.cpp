@@ -57,7 +57,7 @@ TEST(DenseIndex, FlatEqualsFaissFlatIP) {
   faiss::IndexFlatIP ref(d);
   ref.add(n, base.data());
   std::vector<float> rs(50 * 10);
-  std::vector<faiss::Index::idx_t> ri(50 * 10);
+  std::vector<int64_t> ri(50 * 10);
   ref.search(50, queries.data(), 10, rs.data(), ri.data());
   Results got = search(idx, queries, d, 10);
   for (size_t i = 0; i < rs.size(); ++i) {
@@ -92,7 +92,7 @@ TEST(DenseIndex, IdMapTurnsLabelsOfShardsAddedOutOfOrderIntoRows) {
   faiss::IndexFlatIP ref(d);
   ref.add(n, base.data());
   std::vector<float> rs(20 * 25);
-  std::vector<faiss::Index::idx_t> ri(20 * 25);
+  std::vector<int64_t> ri(20 * 25);
   ref.search(20, queries.data(), 25, rs.data(), ri.data());
   for (size_t i = 0; i < rs.size(); ++i) {
     EXPECT_EQ(ids.global_id(labels[i]), ri[i]);

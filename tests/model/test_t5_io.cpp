@@ -313,9 +313,13 @@ TEST(T5ConfigTest, ConventionNamesAndDefaults) {
 TEST(T5Precision, AutocastScopeRunsProductsInBf16AndRestores) {
   EXPECT_EQ(parse_precision("fp32", "--precision"), Precision::kFp32);
   EXPECT_EQ(parse_precision("bf16", "--precision"), Precision::kBf16);
-  const std::string err = error_of([] { parse_precision("fp16", "--precision"); });
+  EXPECT_EQ(parse_precision("fp16", "--precision"), Precision::kFp16);
+  const std::string err = error_of([] { parse_precision("fp8", "--precision"); });
   EXPECT_NE(err.find("--precision"), std::string::npos) << err;
-  EXPECT_NE(err.find("fp16"), std::string::npos) << err;
+  EXPECT_NE(err.find("fp8"), std::string::npos) << err;
+  // LibTorch's CPU autocast has no float16: refused, naming both flags.
+  const std::string cpu = error_of([] { AutocastScope s(Precision::kFp16, c10::DeviceType::CPU); });
+  EXPECT_NE(cpu.find("--precision fp16 needs --device cuda"), std::string::npos) << cpu;
 
   T5Config c = fid::testing::tiny_t5_config();
   auto model = std::make_shared<T5Model>(c);

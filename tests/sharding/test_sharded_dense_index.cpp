@@ -139,7 +139,7 @@ void exact_search(const std::vector<float>& base, int64_t d, const float* q, int
   faiss::IndexFlatIP flat(d);
   flat.add(static_cast<int64_t>(base.size()) / d, base.data());
   scores.resize(static_cast<size_t>(nq * k));
-  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq * k));
+  std::vector<int64_t> labels(static_cast<size_t>(nq * k));
   if (nq > 0) flat.search(nq, q, k, scores.data(), labels.data());
   ids.assign(labels.begin(), labels.end());
 }

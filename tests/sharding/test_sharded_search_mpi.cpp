@@ -111,7 +111,7 @@ void check_flat_equals_exact(int num_shards) {
   faiss::IndexFlatIP exact(d);
   exact.add(n, base.data());
   std::vector<float> es(static_cast<size_t>(my_nq * k));
-  std::vector<faiss::Index::idx_t> ei(static_cast<size_t>(my_nq * k));
+  std::vector<int64_t> ei(static_cast<size_t>(my_nq * k));
   if (my_nq > 0) exact.search(my_nq, all_queries.data() + first * d, k, es.data(), ei.data());
   for (int64_t i = 0; i < my_nq * k; ++i) {
     EXPECT_EQ(got.ids[i], ei[i]) << "rank " << rank << " cell " << i;
@@ -220,7 +220,7 @@ TEST(ShardedSearch, FromHdf5ShardsThroughSavedIndex) {
   faiss::IndexFlatIP exact(d);
   exact.add(n, base.data());
   std::vector<float> es(4 * 10);
-  std::vector<faiss::Index::idx_t> ei(4 * 10);
+  std::vector<int64_t> ei(4 * 10);
   exact.search(4, queries.data(), 10, es.data(), ei.data());
   DenseSearchOptions top10;
   top10.k = 10;
