@@ -27,6 +27,7 @@ class PretrainReaderCommand : public Command {
     add_loop_options(app, o_.loop);
     add_precision_option(app, precision_);
     add_device_option(app, o_.loop.device);
+    add_loss_scale_option(app, o_.loop.loss_scaling);
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {

@@ -53,6 +53,14 @@ inline void add_precision_option(CLI::App& app, std::string& precision) {
       ->capture_default_str();
 }
 
+// fp16's dynamic loss scaling (train/loss_scaler.h): the scale it starts from.
+inline void add_loss_scale_option(CLI::App& app, train::LossScalerOptions& o) {
+  app.add_option(flag("loss_scale_init"), o.init_scale,
+                 "--precision fp16: the loss scale to start from (halved at each overflow, doubled "
+                 "after 2000 clean steps; torch.cuda.amp.GradScaler's 65536)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+}
+
 // --precision's value, with a warning where bf16 is emulated (slower than fp32).
 inline model::Precision reader_precision(const std::string& value) {
   const model::Precision p = model::parse_precision(value, "--precision");

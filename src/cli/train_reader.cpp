@@ -35,6 +35,7 @@ class TrainReaderCommand : public Command {
     add_generation_options(app, o_.generation);
     add_precision_option(app, precision_);
     add_device_option(app, o_.loop.device);
+    add_loss_scale_option(app, o_.loop.loss_scaling);
     add_optim_options(app, o_.loop.schedule, o_.loop.optim, o_.loop.accumulation_steps, o_.dropout);
   }
   void run(dist::Communicator& comm) override {

@@ -1,6 +1,7 @@
 #include "runtime/placement.h"
 
 #include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/cuda.h>
 
 #include "common/error.h"
@@ -8,7 +9,16 @@
 
 namespace fid::runtime {
 
-bool build_has_cuda() { return at::hasCUDA() || torch::cuda::is_available(); }
+bool build_has_cuda() {
+  // at::hasCUDA() is false without a GPU too; the CUDA hooks' compile-time
+  // CUDA runtime version is there exactly when LibTorch's CUDA library is
+  // (the CPU-only hooks throw instead), GPU or none.
+  try {
+    return at::detail::getCUDAHooks().versionCUDART() > 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 c10::Device parse_device(const std::string& spec, int local_rank, const std::string& what) {
   if (spec == "cpu") return c10::Device(c10::DeviceType::CPU);

@@ -73,19 +73,6 @@ void reference_update(at::Tensor& p, at::Tensor grad, at::Tensor& m, at::Tensor&
   p.addcdiv_(m, denom, -step_size);
 }
 
-// The key of a parameter's state: LibTorch 1.13 keys by the printed address
-// of its TensorImpl (c10::guts::to_string), LibTorch 2 by the address itself.
-template <class Key>
-Key state_key(const at::Tensor& p) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream s;
-    s << p.unsafeGetTensorImpl();
-    return s.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
-
 // The step shared by both optimizers; State is AdamParamState or
 // AdamWParamState, `decoupled` selects AdamW's weight decay.
 template <class State, class Options, class StateMap>
@@ -105,7 +92,7 @@ at::Tensor adam_step(torch::optim::Optimizer& opt, StateMap& states, torch::opti
       if (!p.grad().defined()) continue;
       const at::Tensor& grad = p.grad();
       FID_CHECK(!grad.is_sparse(), "Adam does not support sparse gradients");
-      const auto key = state_key<typename StateMap::key_type>(p);
+      const OptimizerStateKey key = optimizer_state_key(p);
       auto it = states.find(key);
       if (it == states.end()) {
         auto s = std::make_unique<State>();
@@ -151,7 +138,21 @@ bool any_amsgrad(const torch::optim::Optimizer& opt) {
   return false;
 }
 
+// A template, so that only the branch of this LibTorch's key type compiles.
+template <class Key>
+Key key_of(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;  // as c10::guts::to_string prints it
+    s << impl;
+    return s.str();
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
+
 }  // namespace
+
+OptimizerStateKey optimizer_state_key(const at::Tensor& p) { return key_of<OptimizerStateKey>(p.unsafeGetTensorImpl()); }
 
 at::Tensor FusedAdam::step(LossClosure closure) {
   if (any_amsgrad<torch::optim::AdamOptions>(*this)) return torch::optim::Adam::step(std::move(closure));

@@ -15,7 +15,16 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 
+#include <type_traits>
+#include <utility>
+
 namespace fid::train {
+
+// The key of a parameter's entry in Optimizer::state(): LibTorch 1.13 keys by
+// the printed address of its TensorImpl, LibTorch 2 by the address itself.
+using OptimizerStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+OptimizerStateKey optimizer_state_key(const at::Tensor& param);
 
 class FusedAdam : public torch::optim::Adam {
  public:

@@ -48,6 +48,8 @@ const char* const kResumeFreeOptions[] = {"name",      "checkpoint_dir",  "eval_
                                           "save_freq", "log_freq",        "eval_data",
                                           "eval_print_freq", "max_eval_examples",
                                           "allow_resume_changes",
+                                          // where it runs: a checkpoint resumes on any device
+                                          "device",
                                           // how the evaluation generates answers
                                           "max_length", "num_beams", "length_penalty", "min_length",
                                           "early_stopping", "num_return_sequences", nullptr};

@@ -101,7 +101,7 @@ TEST(FusedAdam, StateRoundTripsThroughLibTorchsCheckpointFormat) {
   ref.step();
   EXPECT_LT(max_diff(a, b), 1e-6);
   const auto& state = static_cast<const torch::optim::AdamWParamState&>(
-      *ref.state().at(c10::guts::to_string(b[0].unsafeGetTensorImpl())));
+      *ref.state().at(optimizer_state_key(b[0])));
   EXPECT_EQ(state.step(), 4);
 
   // LibTorch -> fused.
