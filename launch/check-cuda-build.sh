@@ -55,6 +55,12 @@ bind() {
   mount --bind "$1" "$chroot_dir$1"
   mounted+=("$chroot_dir$1")
 }
+# The root a mount point of its own: `unshare --mount` (the full-disk tests'
+# private tmpfs) cannot change the propagation of a / that is not one.
+if ! mountpoint -q "$chroot_dir"; then
+  mount --bind "$chroot_dir" "$chroot_dir"
+  mounted+=("$chroot_dir")
+fi
 bind /proc; bind /sys; bind /dev; bind /dev/pts
 mkdir -p "$chroot_dir/dev/shm"
 if ! mountpoint -q "$chroot_dir/dev/shm"; then
@@ -80,7 +86,7 @@ packages=(
   libsimdjson-dev nlohmann-json3-dev
   libutf8proc-dev
   libopenblas0-pthread
-  jq python3-numpy
+  gnuplot-nox jq python3-numpy
 )
 installed() { in_root dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 

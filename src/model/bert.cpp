@@ -5,6 +5,7 @@
 #include <c10/util/irange.h>
 #include <torch/nn/init.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -147,7 +148,14 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
   output = register_module("output", BertResidualOutput(c.intermediate_size, c));
 }
 
+namespace {
+std::atomic<bool> g_fused_inference{true};
+}  // namespace
+
+void set_bert_fused_inference(bool enabled) { g_fused_inference = enabled; }
+
 at::Tensor BertLayerImpl::forward(const at::Tensor& x, const at::Tensor& ext_mask) {
+  if (g_fused_inference && bert_fused_inference_applies(*this, x)) return bert_layer_inference(*this, x, ext_mask);
   at::Tensor a = attention(x, ext_mask);
   return output(intermediate(a), a);
 }

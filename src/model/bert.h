@@ -89,6 +89,13 @@ struct BertLayerImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertLayer);
 
+// The inference layer (bert_inference.cpp): BertLayerImpl::forward's
+// arithmetic in fewer passes, taken in eval mode without autograd on float32
+// CPU tensors unless set_bert_fused_inference(false) was called (tests compare the two).
+bool bert_fused_inference_applies(const torch::nn::Module& layer, const at::Tensor& x);
+at::Tensor bert_layer_inference(BertLayerImpl& layer, const at::Tensor& x, const at::Tensor& ext_mask);
+void set_bert_fused_inference(bool enabled);
+
 struct BertPoolerImpl : torch::nn::Module {
   explicit BertPoolerImpl(const BertConfig& c);
   at::Tensor forward(const at::Tensor& hidden);  // (B, L, H) -> tanh(dense(h[:, 0])) (B, H)

@@ -52,7 +52,7 @@ TEST(RunAgreement, RanksStartedWithOtherOptionsAreRefusedNamingTheOption) {
   auto in_dir = [&](const std::string& dir) {
     std::string c = ws.train_command(1, "inputs", common + " --total_steps 2");
     c.replace(c.find(ws.path("train.jsonl")), ws.path("train.jsonl").size(), "train.jsonl");
-    return "-wdir " + ws.path(dir) + " " + c;
+    return "cd " + ws.path(dir) + " && " + c;
   };
   rc = run_limited(mpi_launch_each({in_dir("node0"), in_dir("node1")}), &out);
   EXPECT_NE(rc, 0) << out;

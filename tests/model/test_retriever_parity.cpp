@@ -70,6 +70,48 @@ TEST(BertParity, HiddenStatesAndPoolerFromSafetensors) {
   expect_bert_outputs(*bert, ref, "safetensors");
 }
 
+// The module-by-module layer (training's path) against the same reference:
+// the fused inference layer above must not be the only one checked.
+TEST(BertParity, ReferenceLayerPathMatchesToo) {
+  model::BertModel bert = model::load_bert(bert_dir());
+  bert->eval();
+  const TensorMap ref = model::read_safetensors(join_path(fixtures_dir(), "bert_model_outputs.safetensors"));
+  model::set_bert_fused_inference(false);
+  expect_bert_outputs(*bert, ref, "module-by-module");
+  model::set_bert_fused_inference(true);
+}
+
+// Fused against module-by-module where the reference has no case: padding in
+// the middle of batches, a head size whose 1/sqrt(d) is not a power of two,
+// the tanh GELU, and a batch of one.
+TEST(BertParity, FusedInferenceLayerEqualsTheModulesOnOtherShapes) {
+  for (const char* act : {"gelu", "gelu_new"}) {
+    model::BertConfig c;
+    c.hidden_size = 48;
+    c.num_attention_heads = 6;  // head size 8
+    c.intermediate_size = 96;
+    c.num_hidden_layers = 2;
+    c.vocab_size = 300;
+    c.hidden_act = act;
+    c.hidden_dropout_prob = c.attention_probs_dropout_prob = 0;
+    model::BertModel bert(c);
+    model::init_bert_weights(*bert, 11);
+    bert->eval();
+    at::manual_seed(3);
+    for (int64_t b : {1, 5}) {
+      at::Tensor ids = at::randint(1, 300, {b, 23}, at::kLong);
+      at::Tensor mask = at::ones({b, 23}, at::kLong);
+      if (b > 1) mask.slice(1, 7).select(0, 1).zero_(), mask.slice(1, 19).select(0, 4).zero_();
+      at::NoGradGuard no_grad;
+      const at::Tensor fused = bert->forward(ids, mask).last_hidden_state;
+      model::set_bert_fused_inference(false);
+      const at::Tensor modules = bert->forward(ids, mask).last_hidden_state;
+      model::set_bert_fused_inference(true);
+      EXPECT_LT(max_abs_diff(fused, modules), 2e-6) << act << " batch " << b;
+    }
+  }
+}
+
 TEST(BertParity, PytorchModelBinGivesTheSameModel) {
   const TensorMap st = model::read_safetensors(join_path(bert_dir(), "model.safetensors"));
   const TensorMap bin = model::read_torch_pickle(join_path(bert_dir(), "pytorch_model.bin"));

@@ -32,9 +32,18 @@ std::string mpi_launch(int np) {
 }
 
 std::string mpi_launch_each(const std::vector<std::string>& rank_commands) {
-  std::string cmd = std::string(FID_MPIEXEC) + " --oversubscribe";
-  for (size_t r = 0; r < rank_commands.size(); ++r) cmd += (r ? " : -n 1 " : " -n 1 ") + rank_commands[r];
-  return cmd;
+  // One program on every rank that picks its command by rank, rather than
+  // mpiexec's MPMD form ("-n 1 a : -n 1 b"): Open MPI 5.0's mpiexec (Debian
+  // 13) crashes on the MPMD form, even for `hostname`.
+  std::string script = "case $OMPI_COMM_WORLD_RANK in";
+  for (size_t r = 0; r < rank_commands.size(); ++r)
+    script += " " + std::to_string(r) + ") " + rank_commands[r] + " ;;";
+  script += " esac";
+  std::string quoted = "'";
+  for (char c : script) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  return std::string(FID_MPIEXEC) + " --oversubscribe -n " + std::to_string(rank_commands.size()) + " sh -c " +
+         quoted;
 }
 
 std::string in_private_mounts(const std::string& script) {

@@ -16,8 +16,8 @@ std::string fid_binary();
 // "<mpiexec> -n np --oversubscribe " when np > 1, else "": put before a
 // command to run it on np ranks of this machine.
 std::string mpi_launch(int np);
-// "<mpiexec> --oversubscribe -n 1 <c0> : -n 1 <c1> ...": one rank per
-// command (MPMD), for ranks started with different command lines.
+// "<mpiexec> --oversubscribe -n N sh -c 'case $OMPI_COMM_WORLD_RANK in 0) <c0> ;; ...'":
+// rank r runs command r, for ranks started with different command lines.
 std::string mpi_launch_each(const std::vector<std::string>& rank_commands);
 // "LD_PRELOAD=<slow_io> FID_TEST_SLOW_IO_MS=ms ": put before a command so
 // that each rename() and H5Fflush() of its processes waits ms first.
