@@ -74,20 +74,8 @@ in_root() { chroot "$chroot_dir" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/
 cat >"$chroot_dir/etc/apt/sources.list" <<EOF
 deb $mirror trixie main contrib non-free
 EOF
-packages=(
-  build-essential cmake pkg-config git ccache
-  libgtest-dev
-  libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev
-  libopenmpi-dev openmpi-bin
-  libfaiss-dev
-  libhdf5-dev hdf5-tools
-  libsentencepiece-dev sentencepiece
-  libcli11-dev
-  libsimdjson-dev nlohmann-json3-dev
-  libutf8proc-dev
-  libopenblas0-pthread
-  gnuplot-nox jq python3-numpy
-)
+source "$src/launch/packages.sh"
+packages=("${fid_packages[@]}" libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev)
 installed() { in_root dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 # libtorch-cuda links cuDNN, which Debian ships only as a downloader

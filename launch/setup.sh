@@ -6,23 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${FID_BUILD_DIR:-$root/build}"
 
-packages=(
-  build-essential cmake pkg-config git ccache
-  libgtest-dev
-  libtorch-dev
-  libopenmpi-dev openmpi-bin
-  libfaiss-dev
-  libhdf5-dev hdf5-tools
-  libsentencepiece-dev sentencepiece
-  libcli11-dev
-  libsimdjson-dev nlohmann-json3-dev
-  libutf8proc-dev
-  # Without it LibTorch and FAISS run on the reference BLAS, ~15x slower.
-  libopenblas0-pthread
-  gnuplot-nox jq
-  # tests/cli/test_import_embeddings writes FiD's embedding pickles as FiD does.
-  python3-numpy
-)
+source "$root/launch/packages.sh"
+packages=("${fid_packages[@]}" libtorch-dev)
 
 # The cluster tests (tests/cluster, label `cluster`) start a single-node SLURM
 # with its own munge. Installed where those tests run (as root, as in CI)

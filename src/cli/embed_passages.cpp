@@ -29,6 +29,10 @@ class EmbedPassagesCommand : public Command {
                  "run the model in float32 (default: float16 on GPU, bfloat16 on a CPU with "
                  "native bf16, else float32)");
     add_device_option(app, o_.device);
+    app.add_option(flag("precision"), o_.precision,
+                   "auto (the --no_fp16 rule), fp32, or int8: linear layers in int8, dynamically "
+                   "quantized (CPU; about 2x faster, embeddings within ~1% of float32's)")
+        ->check(CLI::IsMember({"auto", "fp32", "int8"}))->capture_default_str();
     app.add_option(flag("dtype"), o_.dtype, "stored vectors: float16 or float32")
         ->capture_default_str();
     app.add_flag(flag("fletcher32"), o_.fletcher32, "per-chunk checksums in the shard");

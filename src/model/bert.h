@@ -17,6 +17,8 @@
 
 namespace fid::model {
 
+struct BertLayerInt8;
+
 // Applies config.hidden_act ("gelu" is the exact erf form, as HF's).
 at::Tensor bert_activation(const at::Tensor& x, const std::string& hidden_act);
 
@@ -86,6 +88,9 @@ struct BertLayerImpl : torch::nn::Module {
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
   BertResidualOutput output{nullptr};
+  // Packed int8 weights (model/bert_int8.h), set by quantize_bert_int8: the
+  // inference layer then multiplies in int8.
+  std::shared_ptr<BertLayerInt8> int8;
 };
 TORCH_MODULE(BertLayer);
 

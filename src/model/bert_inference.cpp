@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "model/bert.h"
+#include "model/bert_int8.h"
 
 namespace fid::model {
 
@@ -32,9 +33,15 @@ at::Tensor bert_layer_inference(BertLayerImpl& layer, const at::Tensor& x, const
   const int64_t nh = sa.n_heads, dh = sa.head_dim;
   at::Tensor x2 = x.reshape({b * len, hidden});  // (B*L, H)
 
-  at::Tensor w = at::cat({sa.query->weight, sa.key->weight, sa.value->weight});  // (3H, H)
-  at::Tensor bias = at::cat({sa.query->bias, sa.key->bias, sa.value->bias});      // (3H)
-  at::Tensor qkv = at::addmm(bias, x2, w.t());                                    // (B*L, 3H)
+  const BertLayerInt8* int8 = layer.int8.get();
+  at::Tensor qkv;  // (B*L, 3H)
+  if (int8 != nullptr) {
+    qkv = int8->qkv->forward(x2);
+  } else {
+    at::Tensor w = at::cat({sa.query->weight, sa.key->weight, sa.value->weight});  // (3H, H)
+    at::Tensor bias = at::cat({sa.query->bias, sa.key->bias, sa.value->bias});      // (3H)
+    qkv = at::addmm(bias, x2, w.t());
+  }
   // (B, L, 3, nh, dh) -> (3, B, nh, L, dh): each head's rows contiguous.
   at::Tensor heads = qkv.view({b, len, 3, nh, dh}).permute({2, 0, 3, 1, 4}).contiguous();
   at::Tensor q = heads[0].view({b * nh, len, dh}), k = heads[1].view({b * nh, len, dh}),
@@ -55,12 +62,14 @@ at::Tensor bert_layer_inference(BertLayerImpl& layer, const at::Tensor& x, const
   ctx = ctx.view({b, nh, len, dh}).permute({0, 2, 1, 3}).reshape({b * len, hidden});
 
   BertResidualOutputImpl& ao = *layer.attention->output;
-  at::Tensor a = at::addmm(ao.dense->bias, ctx, ao.dense->weight.t());  // (B*L, H)
+  at::Tensor a = int8 != nullptr ? int8->attention_output->forward(ctx)
+                                 : at::addmm(ao.dense->bias, ctx, ao.dense->weight.t());  // (B*L, H)
   a.add_(x2);
   a = at::layer_norm(a, {hidden}, ao.LayerNorm->weight, ao.LayerNorm->bias, ao.LayerNorm->options.eps());
 
   BertIntermediateImpl& in = *layer.intermediate;
-  at::Tensor mid = at::addmm(in.dense->bias, a, in.dense->weight.t());  // (B*L, I)
+  at::Tensor mid = int8 != nullptr ? int8->intermediate->forward(a)
+                                   : at::addmm(in.dense->bias, a, in.dense->weight.t());  // (B*L, I)
   if (in.act == "gelu") {
     at::gelu_(mid);
   } else if (in.act == "gelu_new" || in.act == "gelu_pytorch_tanh") {
@@ -70,7 +79,8 @@ at::Tensor bert_layer_inference(BertLayerImpl& layer, const at::Tensor& x, const
   }
 
   BertResidualOutputImpl& out = *layer.output;
-  at::Tensor o = at::addmm(out.dense->bias, mid, out.dense->weight.t());  // (B*L, H)
+  at::Tensor o = int8 != nullptr ? int8->output->forward(mid)
+                                 : at::addmm(out.dense->bias, mid, out.dense->weight.t());  // (B*L, H)
   o.add_(a);
   o = at::layer_norm(o, {hidden}, out.LayerNorm->weight, out.LayerNorm->bias, out.LayerNorm->options.eps());
   return o.view({b, len, hidden});

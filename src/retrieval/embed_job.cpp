@@ -11,6 +11,7 @@
 #include "dist/collectives.h"
 #include "runtime/loaded_retriever.h"
 #include "runtime/passage_embedder.h"
+#include "model/bert_int8.h"
 #include "runtime/placement.h"
 #include "sharding/embedding_shard.h"
 #include "sharding/local_index.h"
@@ -112,6 +113,8 @@ void write_manifest(dist::Communicator& comm, int shard_id, const std::string& p
 }  // namespace
 
 void EmbedJobOptions::validate() const {
+  FID_CHECK(precision == "auto" || precision == "fp32" || precision == "int8",
+            "--precision must be auto, fp32 or int8, got '", precision, "'");
   FID_CHECK(pipeline.batch_size > 0, "--per_gpu_batch_size must be positive, got ", pipeline.batch_size);
   FID_CHECK(pipeline.tokenizer_threads > 0, "--tokenizer_threads must be positive");
   FID_CHECK(passage_maxlength == -1 || passage_maxlength > 0,
@@ -149,7 +152,17 @@ void run_embed_job(dist::Communicator& comm, EmbedJobOptions o) {
   FID_CHECK(config.passage_maxlength <= config.bert.max_position_embeddings, "--passage_maxlength ",
             config.passage_maxlength, " exceeds the model's max_position_embeddings (",
             config.bert.max_position_embeddings, " in '", o.model_path, "/config.json')");
-  const runtime::Placement placement = runtime::choose_placement(!o.no_fp16, device);
+  runtime::Placement placement = runtime::choose_placement(!o.no_fp16 && o.precision == "auto", device);
+  if (o.precision == "int8") {
+    FID_CHECK(device.is_cpu(), "--precision int8 runs on the CPU; give --device cpu (on a GPU use the default "
+              "float16, or --precision fp32)");
+    placement.dtype = at::kFloat;
+    placement.reason = "int8 products (dynamic quantization on " + model::int8_engine() +
+                       "), float32 elsewhere (--precision int8)";
+    o.pipeline.int8 = true;
+  } else if (o.precision == "fp32") {
+    placement.reason = "float32 (--precision fp32)";
+  }
   o.pipeline.device = placement.device;
   o.pipeline.dtype = placement.dtype;
 

@@ -24,6 +24,7 @@ struct EmbedJobOptions {
   int shard_id = 0, num_shards = 1;  // this array-job element, of how many
   int64_t passage_maxlength = -1;    // -1: the model's config
   bool no_fp16 = false;              // run the model in float32
+  std::string precision = "auto";    // auto (the --no_fp16 rule) | fp32 | int8
   std::string device = "auto";       // --device (runtime/placement.h)
   bool fletcher32 = false;           // per-chunk checksums
   std::string dtype = "float16";     // stored vectors

@@ -1,5 +1,7 @@
 #include "runtime/passage_embedder.h"
 
+#include "model/bert_int8.h"
+
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/cuda.h>
@@ -98,6 +100,11 @@ PassageEmbedder::PassageEmbedder(LoadedRetriever& retriever, const EmbedOptions&
   options_.tokenizer_threads = std::max(1, options_.tokenizer_threads);
   retriever_.model()->eval();
   retriever_.model()->to(options_.device, options_.dtype);
+  if (options_.int8) {
+    FID_CHECK(options_.device.is_cpu() && options_.dtype == at::kFloat,
+              "--precision int8 runs on the CPU from float32 weights (use --device cpu)");
+    model::quantize_bert_int8(*retriever_.model()->model);
+  }
 }
 
 int64_t PassageEmbedder::dim() const { return retriever_.model()->config().output_dim(); }

@@ -32,6 +32,7 @@ struct EmbedOptions {
   int tokenizer_threads = 1;
   c10::Device device = c10::Device(c10::DeviceType::CPU);
   c10::ScalarType dtype = c10::ScalarType::Float;
+  bool int8 = false;  // dynamically quantized int8 products (model/bert_int8.h); CPU, float32
 };
 
 // Seconds spent in each stage, summed over its threads, and the token counts

@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "model/bert.h"
+#include "model/bert_int8.h"
 #include "model/retriever.h"
 
 namespace {
@@ -85,7 +87,7 @@ int main(int argc, char** argv) {
   const int64_t batch = argc > 2 ? std::atoll(argv[2]) : 32;
   const int64_t len = argc > 3 ? std::atoll(argv[3]) : 200;
   if (argc > 4 && std::atoi(argv[4]) > 0) at::set_num_threads(std::atoi(argv[4]));
-  const int64_t n_queries = std::min<int64_t>(8, n_passages), k = 10, query_len = 32;
+  const int64_t n_queries = std::min<int64_t>(64, n_passages), k = 10, query_len = 32;
 
   RetrieverConfig config;  // BertConfig defaults are bert-base-uncased
   config.bert.hidden_dropout_prob = config.bert.attention_probs_dropout_prob = 0;
@@ -114,13 +116,18 @@ int main(int argc, char** argv) {
                 matmul_gflops(at::kBFloat16, 1024, 1, /*model_path=*/false));
 
   struct Row { const char* name; at::ScalarType dtype; double mm = 0, sec = 0; EmbedResult r; at::Tensor q; };
-  std::vector<Row> rows(2);
+  // int8 last: it packs the float32 weights (model/bert_int8.h).
+  std::vector<Row> rows(3);
   rows[0].name = "float32";
   rows[0].dtype = at::kFloat;
   rows[1].name = "bfloat16";
   rows[1].dtype = at::kBFloat16;
+  rows[2].name = "int8";
+  rows[2].dtype = at::kFloat;
+  if (std::getenv("FID_BENCH_SKIP_BF16") != nullptr) rows.erase(rows.begin() + 1);  // slow where emulated
   for (auto& row : rows) {
     model->to(row.dtype);
+    if (std::string(row.name) == "int8") fid::model::quantize_bert_int8(*model->model);
     row.mm = matmul_gflops(row.dtype, 2048, 3, /*model_path=*/true);
     row.r = embed_all(model, ids, mask, batch);
     {
@@ -134,30 +141,39 @@ int main(int argc, char** argv) {
                 row.name, rate, row.r.seconds, achieved, row.mm, achieved / row.mm);
   }
 
-  // bf16 vs fp32: per-passage cosine, and agreement of a top-10 search.
+  std::printf("int8 / float32 passages per second: %.2f (int8 products on %s)\n",
+              rows[0].r.seconds / rows.back().r.seconds, fid::model::int8_engine().c_str());
+
+  // Reduced vs fp32 passages, searched with the fp32 queries (passages are
+  // the bulk job; questions are few): per-passage cosine, agreement of a
+  // top-10 search, and R@20 of each query's own passage (queries are
+  // passage prefixes).
   const at::Tensor& e32 = rows[0].r.embeddings;
-  const at::Tensor& e16 = rows[1].r.embeddings;
-  at::Tensor cos = at::cosine_similarity(e16, e32, 1);  // (P)
-  at::Tensor t32 = top_k_ids(rows[0].q, e32, std::min(k, n_passages));
-  at::Tensor t16 = top_k_ids(rows[1].q, e16, std::min(k, n_passages));
-  double overlap = 0;
-  for (int64_t qi = 0; qi < n_queries; ++qi) {
-    std::set<int64_t> a, b;
-    for (int64_t j = 0; j < t32.size(1); ++j) {
-      a.insert(t32[qi][j].item<int64_t>());
-      b.insert(t16[qi][j].item<int64_t>());
+  const int64_t k20 = std::min<int64_t>(20, n_passages);
+  auto recall20 = [&](const at::Tensor& passages) {
+    at::Tensor top = top_k_ids(rows[0].q, passages, k20);  // (Q, 20)
+    return (top == at::arange(n_queries).unsqueeze(1)).any(1).to(at::kDouble).mean().item<double>();
+  };
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const at::Tensor& e = rows[i].r.embeddings;
+    at::Tensor cos = at::cosine_similarity(e, e32, 1);  // (P)
+    at::Tensor t32 = top_k_ids(rows[0].q, e32, std::min(k, n_passages));
+    at::Tensor tr = top_k_ids(rows[0].q, e, std::min(k, n_passages));
+    double overlap = 0;
+    for (int64_t qi = 0; qi < n_queries; ++qi) {
+      std::set<int64_t> a, b;
+      for (int64_t j = 0; j < t32.size(1); ++j) {
+        a.insert(t32[qi][j].item<int64_t>());
+        b.insert(tr[qi][j].item<int64_t>());
+      }
+      int common = 0;
+      for (int64_t x : a) common += static_cast<int>(b.count(x));
+      overlap += static_cast<double>(common) / t32.size(1);
     }
-    int common = 0;
-    for (int64_t x : a) common += static_cast<int>(b.count(x));
-    overlap += static_cast<double>(common) / t32.size(1);
+    std::printf("%s vs fp32 passage embeddings: cosine mean %.6f min %.6f; top-%lld overlap over %lld "
+                "queries %.3f; R@20 of the query's own passage %.3f (fp32 %.3f)\n",
+                rows[i].name, cos.mean().item<double>(), cos.min().item<double>(), (long long)k,
+                (long long)n_queries, overlap / n_queries, recall20(e), recall20(e32));
   }
-  std::printf("bf16 vs fp32 passage embeddings: cosine mean %.6f min %.6f; "
-              "query cosine min %.6f; top-%lld overlap over %lld queries %.3f; "
-              "fp32 top-1 is the query's own passage for %lld/%lld\n",
-              cos.mean().item<double>(), cos.min().item<double>(),
-              at::cosine_similarity(rows[1].q, rows[0].q, 1).min().item<double>(),
-              (long long)k, (long long)n_queries, overlap / n_queries,
-              (long long)(t32.select(1, 0) == at::arange(n_queries)).sum().item<int64_t>(),
-              (long long)n_queries);
   return 0;
 }

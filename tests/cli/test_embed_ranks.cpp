@@ -58,6 +58,41 @@ TEST(EmbedRanks, SameRowsOnOneTwoAndThreeRanksFloat32) {
   }
 }
 
+// --precision int8: the same rows on any number of ranks (a row's products
+// do not depend on its batch... except through the input's quantization
+// range, which is per batch: hence a tolerance), each close to its float32
+// row in direction; and refused on a GPU.
+TEST(EmbedRanks, Int8RowsStayCloseToFloat32) {
+  EmbedWorkspace ws;
+  const int64_t n = passage_count(ws);
+  const std::string log = ws.embed(1, "q1/", "--precision int8 --dtype float32");
+  EXPECT_NE(log.find("int8 products (dynamic quantization on "), std::string::npos) << log;
+  ws.embed(1, "f1/", "--precision fp32 --dtype float32");
+  const EmbeddedRows q = read_rows(ws.path("q1/manifest.json")), f = read_rows(ws.path("f1/manifest.json"));
+  ASSERT_EQ(q.ids, f.ids);
+  ASSERT_EQ(q.ids.size(), static_cast<size_t>(n));
+  double worst_cos = 1, identical = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double dot = 0, nq = 0, nf = 0;
+    bool same = true;
+    for (int64_t k = 0; k < q.dim; ++k) {
+      const double a = q.vectors[static_cast<size_t>(i * q.dim + k)], b = f.vectors[static_cast<size_t>(i * q.dim + k)];
+      dot += a * b, nq += a * a, nf += b * b;
+      same = same && a == b;
+    }
+    worst_cos = std::min(worst_cos, dot / std::sqrt(nq * nf));
+    identical += same ? 1 : 0;
+  }
+  EXPECT_GT(worst_cos, 0.99) << "int8 rows must point where the float32 rows do";
+  EXPECT_LT(identical, n / 2.0) << "the int8 products must have run (rows differ from float32's)";
+  ws.embed(2, "q2/", "--precision int8 --dtype float32");
+  expect_same_rows(q, read_rows(ws.path("q2/manifest.json")), n, 0.05);
+  const std::string gpu = ws.fid_fails(1, "embed-passages --model_path " + ws.path("ret") + " --passages " +
+                                             ws.passages() + " --output_path " + ws.path("g/") +
+                                             " --precision int8 --device cuda");
+  EXPECT_NE(gpu.find("--device"), std::string::npos) << gpu;
+}
+
 TEST(EmbedRanks, SameRowsFloat16AndWithoutPassageMask) {
   EmbedWorkspace ws(150, {"ret", "ret_nomask"});
   const int64_t n = passage_count(ws);
