@@ -76,7 +76,7 @@ deb $mirror trixie main contrib non-free
 EOF
 source "$src/launch/packages.sh"
 packages=("${fid_packages[@]}" libtorch-cuda-dev nvidia-cuda-toolkit libnccl-dev)
-installed() { in_root dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+installed() { in_root dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q " ok installed"; }  # "hold ok installed" too
 
 # libtorch-cuda links cuDNN, which Debian ships only as a downloader
 # (contrib's nvidia-cudnn fetches NVIDIA's archive when it is configured).

@@ -84,8 +84,12 @@ void bench_pipeline(const char* name, const std::string& model_dir, const std::s
   fid::data::PassageStore store(tsv);
   fid::runtime::EmbedOptions o;
   o.batch_size = batch;
-  const fid::runtime::Placement precision = fid::runtime::choose_placement(true, o.device);
+  // FID_BENCH_PRECISION=fp32|int8 picks what embed-passages' --precision
+  // would; unset, the default rule (bf16 where the CPU has native bf16).
+  const std::string asked = std::getenv("FID_BENCH_PRECISION") ? std::getenv("FID_BENCH_PRECISION") : "auto";
+  const fid::runtime::Placement precision = fid::runtime::choose_placement(asked == "auto", o.device);
   o.dtype = precision.dtype;
+  o.int8 = asked == "int8";
   fid::runtime::PassageEmbedder embedder(retriever, o);
   fid::sharding::ShardMeta meta;
   meta.dim = embedder.dim();
@@ -103,7 +107,7 @@ void bench_pipeline(const char* name, const std::string& model_dir, const std::s
   const double wall = fid::seconds_since(t0);
   std::printf("%-8s %6lld passages  %8.1f passages/s  (model in %s)\n", name,
               static_cast<long long>(s.rows), static_cast<double>(s.rows) / wall,
-              c10::toString(o.dtype));
+              o.int8 ? "int8" : c10::toString(o.dtype));
   std::printf("         stage seconds: read %.3f  tokenize %.3f  model %.3f  write %.3f  "
               "(model waited %.3f for text; wall %.3f)\n",
               s.read_s, s.tokenize_s, s.model_s, s.write_s, s.model_wait_s, wall);
