@@ -25,6 +25,8 @@ class TrainRetrieverCommand : public Command {
     add_loop_options(app, o_.loop);
     app.add_option(flag("n_context"), o_.n_context, "passages per question")->capture_default_str();
     add_device_option(app, o_.loop.device);
+    add_precision_option(app, precision_);
+    add_loss_scale_option(app, o_.loop.loss_scaling);
     app.add_option(flag("reset_projection"), o_.reset_projection,
                    "replace the projection head by a fresh one of this size at the start of a new run "
                    "(the seed always does, with 256); 0 keeps the model's head")->capture_default_str();
@@ -67,11 +69,13 @@ class TrainRetrieverCommand : public Command {
     if (no_question_mask_) o_.arch.apply_question_mask = false;
     if (no_passage_mask_) o_.arch.apply_passage_mask = false;
     if (extract_cls_) o_.arch.extract_cls = true;
+    o_.precision = reader_precision(precision_);
     train::train_retriever(comm, o_);
   }
 
  private:
   train::RetrieverTrainOptions o_;
+  std::string precision_ = "fp32";
   int64_t question_maxlength_ = -1, passage_maxlength_ = -1, indexing_dimension_ = -1;
   bool no_projection_ = false, no_question_mask_ = false, no_passage_mask_ = false,
        extract_cls_ = false;

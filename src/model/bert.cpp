@@ -87,7 +87,7 @@ at::Tensor BertEmbeddingsImpl::forward(const at::Tensor& input_ids,
   // Summed in HF's order: (word + token_type) + position.
   at::Tensor h = word_embeddings(input_ids) + token_type_embeddings(token_type_ids);
   h = h + position_embeddings(positions).unsqueeze(0);  // (B, L, H)
-  return dropout(LayerNorm(h));
+  return dropout(bert_layer_norm(LayerNorm, h));
 }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c)
@@ -121,8 +121,13 @@ BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_dim, const BertConfig&
   dropout = register_module("dropout", nn::Dropout(c.hidden_dropout_prob));
 }
 
+at::Tensor bert_layer_norm(torch::nn::LayerNorm& norm, const at::Tensor& x) {
+  const at::ScalarType w = norm->weight.scalar_type();
+  return norm(x.scalar_type() == w ? x : x.to(w));
+}
+
 at::Tensor BertResidualOutputImpl::forward(const at::Tensor& x, const at::Tensor& residual) {
-  return LayerNorm(dropout(bert_linear(x, dense)) + residual);
+  return bert_layer_norm(LayerNorm, dropout(bert_linear(x, dense)) + residual);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {

@@ -94,6 +94,11 @@ struct BertLayerImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertLayer);
 
+// LayerNorm in its weights' dtype: under bf16 autocast a product's output is
+// bf16, and LibTorch 1.13's CPU layer_norm refuses mixed dtypes (the norm
+// runs in float32, as torch.autocast runs it).
+at::Tensor bert_layer_norm(torch::nn::LayerNorm& norm, const at::Tensor& x);
+
 // The inference layer (bert_inference.cpp): BertLayerImpl::forward's
 // arithmetic in fewer passes, taken in eval mode without autograd on float32
 // CPU tensors unless set_bert_fused_inference(false) was called (tests compare the two).

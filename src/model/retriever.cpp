@@ -26,7 +26,7 @@ at::Tensor RetrieverImpl::embed_text(const at::Tensor& ids, const at::Tensor& ma
   // The pooler is part of the checkpoint but FiD never uses its output.
   at::Tensor h = model->forward(ids, apply_mask ? mask : at::Tensor(), {}, /*with_pooler=*/false)
                      .last_hidden_state;  // (B, L, H)
-  if (config_.projection) h = norm(bert_linear(h, proj));  // (B, L, D)
+  if (config_.projection) h = bert_layer_norm(norm, bert_linear(h, proj));  // (B, L, D)
   if (extract_cls) return h.select(1, 0);    // (B, D)
   if (apply_mask) {
     FID_CHECK(mask.defined() && mask.sizes() == ids.sizes(), "retriever mask ",

@@ -78,6 +78,8 @@ class RetrieverTask : public TrainTask {
   at::Tensor loss(int slot) override {
     runtime::RetrieverInputs& in = slots_[static_cast<size_t>(slot)];
     auto& m = *r_.model();
+    // Autograd records the casts, so backward runs in the reduced type too.
+    model::AutocastScope autocast(o_.precision, device_.type());
     if (!o_.in_batch_negatives) {
       return m.forward(in.question_ids, in.question_mask, in.passage_ids, in.passage_mask,
                        in.gold_score).loss;
@@ -214,7 +216,7 @@ class RetrieverTask : public TrainTask {
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& options) {
   RetrieverTrainOptions o = options;
-  const c10::Device device = training_device(comm, o.loop, model::Precision::kFp32);
+  const c10::Device device = training_device(comm, o.loop, o.precision);
   check_training_inputs(o.train_data, o.eval_data, o.n_context);
   // A file of the wrong kind, or a malformed example anywhere in it, is
   // refused before any model is loaded.

@@ -42,6 +42,8 @@ struct RetrieverTrainOptions {
   // loss temperatures (RetrieverConfig), recorded in the saved config.json;
   // unset keeps what the model records (1: FiD's loss).
   std::optional<double> temperature_score, temperature_gold;
+  // --precision: autocast on the training device (fp16: CUDA only, loss-scaled).
+  model::Precision precision = model::Precision::kFp32;
 };
 
 void train_retriever(dist::Communicator& comm, const RetrieverTrainOptions& options);

@@ -114,6 +114,33 @@ TEST(RetrieverTrain, TwoRanksEqualOneRankWithDoubleBatch) {
   EXPECT_GT(moved, 1e-4);
 }
 
+// --precision bf16: the products under autocast (loss and softmax in
+// float32), forward and backward; fp16 is refused on the CPU.
+TEST(RetrieverTrain, Bf16PrecisionTracksFp32) {
+  const std::string common = "--total_steps 3 --save_freq 3 --eval_freq 1000 --seed 2 --lr 1e-4 "
+                             "--per_gpu_batch_size 4 ";
+  run_ok(ws().cmd(1, "r32", common + "--precision fp32"));
+  run_ok(ws().cmd(1, "r16", common + "--precision bf16"));
+  auto losses = [](const std::string& name) {
+    std::istringstream in(read_file(ws().path("ck/" + name + "/metrics.jsonl")));
+    std::vector<double> out;
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      if (j.contains("loss")) out.push_back(j["loss"].get<double>());
+    }
+    return out;
+  };
+  const auto l32 = losses("r32"), l16 = losses("r16");
+  ASSERT_EQ(l16.size(), 3u);
+  ASSERT_EQ(l32.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(l16[i], l32[i], 0.02 * std::abs(l32[i]) + 1e-4) << "step " << i + 1;
+  EXPECT_NE(l16[0], l32[0]) << "the products must have run in bf16";
+  std::string out;
+  EXPECT_NE(run_command(ws().cmd(1, "rbad", common + "--precision fp16"), &out), 0);
+  EXPECT_NE(out.find("--precision fp16 needs --device cuda"), std::string::npos) << out;
+}
+
 TEST(RetrieverTrain, DistillationBeatsTheUntrainedModelOnHeldOutQuestions) {
   const std::string eval = "--eval_data " + ws().path("dev.jsonl") + " --per_gpu_batch_size 8 --seed 7 --lr 2e-3 ";
   // One step at learning rate 0 (linear warm-up): the untrained model's metrics.

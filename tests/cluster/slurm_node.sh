@@ -105,6 +105,28 @@ EOF
     skip "SLURM did not come up: $(sinfo 2>&1 | tail -n 1); $(tail -n 3 "$s/slurmctld.log" "$s/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 }
 
+# submit_refused NAME PATTERN [sbatch options] SCRIPT: as submit, but the job
+# must fail, with a line matching the extended regex PATTERN in its log (a
+# script that cannot run here must reach fid and be refused for that reason).
+submit_refused() {
+  local name="$1" pattern="$2" id states t0
+  shift 2
+  say "sbatch $name (to be refused): $*"
+  id=$(sbatch --parsable --chdir="$WORK" --job-name="fid-$name" --output="$WORK/$name.log" "$@" \
+       2>"$WORK/$name.sbatch.out") || { cat "$WORK/$name.sbatch.out"; fail "sbatch $name refused the job"; }
+  echo "job $id" >>"$WORK/$name.sbatch.out"
+  t0=$SECONDS
+  while :; do
+    states=$(scontrol -o show job "$id" 2>&1 | grep -o 'JobState=[A-Z_]*\|ExitCode=[0-9:]*' | paste -sd' ')
+    [[ "$states" =~ JobState=(PENDING|RUNNING|COMPLETING|CONFIGURING) || -z "$states" ]] || break
+    ((SECONDS - t0 < 180)) || { scancel "$id"; fail "job $name ($id) still not done after 180 s"; }
+    sleep 0.3
+  done
+  echo "$states" >>"$WORK/$name.sbatch.out"
+  [[ "$states" != *"ExitCode=0:0"* ]] || { cat "$WORK/$name.log"; fail "job $name succeeded where it must be refused"; }
+  grep -qE "$pattern" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "job $name failed, but not with /$pattern/"; }
+}
+
 # submit NAME [sbatch options] SCRIPT: submits in $WORK with the job's log in
 # $WORK/NAME.log (an array element's in $WORK/NAME-<index>.log) and waits for
 # it; fails the test, printing the logs, unless every element of the job

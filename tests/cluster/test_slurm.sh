@@ -153,6 +153,22 @@ run_limited 120 "$FID_MPIRUN" -n 2 -- "$FID" retrieve --model_path "$retriever" 
   >"$WORK/ref.log" 2>&1 || { cat "$WORK/ref.log"; fail "direct retrieve"; }
 same_file "$WORK/ref-retrieved.json" "$WORK/retrieved.json"
 
+# The GPU variants on this node without GPUs (the sbatch options on the
+# command line override the scripts' GPU requests): each must reach fid with
+# NCCL and --device cuda, which a CPU build refuses saying so (a CUDA build
+# without a GPU says that none is visible).
+refusal="NCCL backend is not compiled|has no CUDA|no GPU is visible"
+gpu_opts=(--ntasks=1 --ntasks-per-node=1 --cpus-per-task=1 --gpus-per-node=0)
+TRAIN_DATA="$in/data/train.json" EVAL_DATA="$in/data/dev.json" MODEL_PATH="$in/reader" \
+  submit_refused train_reader_gpu "$refusal" "${gpu_opts[@]}" "$scripts/train_reader_gpu.sbatch"
+EVAL_DATA="$in/data/dev.json" MODEL_PATH="$in/reader" \
+  submit_refused test_reader_gpu "$refusal" "${gpu_opts[@]}" "$scripts/test_reader_gpu.sbatch"
+TRAIN_DATA="$in/data/train.json" MODEL_PATH="$in/retriever" \
+  submit_refused train_retriever_gpu "$refusal" "${gpu_opts[@]}" "$scripts/train_retriever_gpu.sbatch"
+MODEL_PATH="$in/retriever" PASSAGES="$in/data/passages.tsv" OUTPUT="$WORK/emb-gpu/" \
+  submit_refused embed_passages_gpu "$refusal" "${gpu_opts[@]}" "$scripts/embed_passages_gpu.sbatch"
+say "GPU scripts: each reached fid and was refused for want of CUDA/NCCL here"
+
 # Every batch script in cluster/slurm/ ran above.
 for s in "$scripts"/*.sbatch; do
   name="$(basename "$s" .sbatch)"
