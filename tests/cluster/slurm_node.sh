@@ -105,43 +105,18 @@ EOF
     skip "SLURM did not come up: $(sinfo 2>&1 | tail -n 1); $(tail -n 3 "$s/slurmctld.log" "$s/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 }
 
-# submit_refused NAME PATTERN [sbatch options] SCRIPT: as submit, but the job
-# must fail, with a line matching the extended regex PATTERN in its log (a
-# script that cannot run here must reach fid and be refused for that reason).
-submit_refused() {
-  local name="$1" pattern="$2" id states t0
+# _run_job NAME LOG [sbatch options] SCRIPT: submits in $WORK with the job's
+# log in LOG, waits for every element to end and prints their states
+# ("JobState=X ExitCode=a:b ...", also kept in $WORK/NAME.sbatch.out). The
+# wait polls scontrol every 0.3 s: sbatch --wait polls every 10 s, which
+# would triple this test's time.
+_run_job() {
+  local name="$1" log="$2" id states t0
   shift 2
-  say "sbatch $name (to be refused): $*"
-  id=$(sbatch --parsable --chdir="$WORK" --job-name="fid-$name" --output="$WORK/$name.log" "$@" \
-       2>"$WORK/$name.sbatch.out") || { cat "$WORK/$name.sbatch.out"; fail "sbatch $name refused the job"; }
+  id=$(sbatch --parsable --chdir="$WORK" --job-name="fid-$name" --output="$log" "$@" \
+       2>"$WORK/$name.sbatch.out") || { cat "$WORK/$name.sbatch.out" >&2; fail "sbatch $name refused the job"; }
   echo "job $id" >>"$WORK/$name.sbatch.out"
   t0=$SECONDS
-  while :; do
-    states=$(scontrol -o show job "$id" 2>&1 | grep -o 'JobState=[A-Z_]*\|ExitCode=[0-9:]*' | paste -sd' ')
-    [[ "$states" =~ JobState=(PENDING|RUNNING|COMPLETING|CONFIGURING) || -z "$states" ]] || break
-    ((SECONDS - t0 < 180)) || { scancel "$id"; fail "job $name ($id) still not done after 180 s"; }
-    sleep 0.3
-  done
-  echo "$states" >>"$WORK/$name.sbatch.out"
-  [[ "$states" != *"ExitCode=0:0"* ]] || { cat "$WORK/$name.log"; fail "job $name succeeded where it must be refused"; }
-  grep -qE "$pattern" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "job $name failed, but not with /$pattern/"; }
-}
-
-# submit NAME [sbatch options] SCRIPT: submits in $WORK with the job's log in
-# $WORK/NAME.log (an array element's in $WORK/NAME-<index>.log) and waits for
-# it; fails the test, printing the logs, unless every element of the job
-# ends COMPLETED with exit code 0. (The wait polls scontrol every 0.3 s:
-# sbatch --wait polls every 10 s, which would triple this test's time.)
-submit() {
-  local name="$1"
-  shift
-  local log="$WORK/$name.log" id states
-  [[ " $* " == *" --array="* ]] && log="$WORK/$name-%a.log"
-  say "sbatch $name: $*"
-  id=$(sbatch --parsable --chdir="$WORK" --job-name="fid-$name" --output="$log" "$@" \
-       2>"$WORK/$name.sbatch.out") || { cat "$WORK/$name.sbatch.out"; fail "sbatch $name refused the job"; }
-  echo "job $id" >>"$WORK/$name.sbatch.out"
-  local t0=$SECONDS
   while :; do
     # One line per element: "JobState=X ... ExitCode=a:b".
     states=$(scontrol -o show job "$id" 2>&1 | grep -o 'JobState=[A-Z_]*\|ExitCode=[0-9:]*' | paste -sd' ')
@@ -150,11 +125,37 @@ submit() {
     sleep 0.3
   done
   echo "$states" >>"$WORK/$name.sbatch.out"
+  echo "$states"
+}
+
+# submit NAME [sbatch options] SCRIPT: runs the job with its log in
+# $WORK/NAME.log (an array element's in $WORK/NAME-<index>.log); fails the
+# test, printing the logs, unless every element ends COMPLETED with exit
+# code 0.
+submit() {
+  local name="$1" log states
+  shift
+  log="$WORK/$name.log"
+  [[ " $* " == *" --array="* ]] && log="$WORK/$name-%a.log"
+  say "sbatch $name: $*"
+  states=$(_run_job "$name" "$log" "$@") || exit 1
   if [[ "$states" =~ JobState=[A-Z_]* ]] && ! grep -qvE '^(JobState=COMPLETED|ExitCode=0:0)$' <(tr ' ' '\n' <<<"$states"); then
     return 0
   fi
-  echo "job $name ($id): $states"
+  echo "job $name: $states"
   tail -n 40 "$WORK/$name.log" "$WORK/$name"-*.log 2>/dev/null || true
   tail -n 20 "$WORK/slurmctld.log" "$WORK/slurmd.log" 2>/dev/null || true
   fail "job $name did not complete with exit code 0"
+}
+
+# submit_refused NAME PATTERN [sbatch options] SCRIPT: as submit, but the job
+# must fail, with a line matching the extended regex PATTERN in its log (a
+# script that cannot run here must reach fid and be refused for that reason).
+submit_refused() {
+  local name="$1" pattern="$2" states
+  shift 2
+  say "sbatch $name (to be refused): $*"
+  states=$(_run_job "$name" "$WORK/$name.log" "$@") || exit 1
+  [[ "$states" != *"ExitCode=0:0"* ]] || { cat "$WORK/$name.log"; fail "job $name succeeded where it must be refused"; }
+  grep -qE "$pattern" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "job $name failed, but not with /$pattern/"; }
 }
