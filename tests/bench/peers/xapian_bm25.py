@@ -11,6 +11,7 @@ lower-case words), queries as OP_OR of their words, top-k. Prints passages/s
 to index and queries/s to search, as bench_bm25 does. A benchmark, not a test:
 never run in CI.
 """
+import os
 import sys
 import tempfile
 import time
@@ -21,19 +22,28 @@ import xapian
 def main():
     directory, n = sys.argv[1], sys.argv[2]
     k = int(sys.argv[sys.argv.index("--k") + 1]) if "--k" in sys.argv else 100
-    tmp = tempfile.TemporaryDirectory()
-    db = xapian.WritableDatabase(tmp.name, xapian.DB_CREATE_OR_OVERWRITE | xapian.DB_BACKEND_GLASS | xapian.DB_NO_SYNC)
-    t0 = time.perf_counter()
-    count = 0
-    with open(f"{directory}/passages_{n}.txt") as f:
-        for line in f:
-            doc = xapian.Document()
-            for pos, word in enumerate(line.split(), 1):
-                doc.add_posting(word, pos)
-            db.add_document(doc)
-            count += 1
-    db.commit()
-    build_s = time.perf_counter() - t0
+    # --db PATH keeps the database there, and a later run with the same PATH
+    # searches it without building (a 1M-passage build takes minutes; the
+    # alternating comparison, bm25_side_by_side.sh, builds once).
+    keep = sys.argv[sys.argv.index("--db") + 1] if "--db" in sys.argv else None
+    tmp = None if keep else tempfile.TemporaryDirectory()
+    path = keep or tmp.name
+    if keep and os.path.exists(os.path.join(keep, "iamglass")):
+        db = xapian.Database(keep)
+        count, build_s = db.get_doccount(), None
+    else:
+        db = xapian.WritableDatabase(path, xapian.DB_CREATE_OR_OVERWRITE | xapian.DB_BACKEND_GLASS | xapian.DB_NO_SYNC)
+        t0 = time.perf_counter()
+        count = 0
+        with open(f"{directory}/passages_{n}.txt") as f:
+            for line in f:
+                doc = xapian.Document()
+                for pos, word in enumerate(line.split(), 1):
+                    doc.add_posting(word, pos)
+                db.add_document(doc)
+                count += 1
+        db.commit()
+        build_s = time.perf_counter() - t0
     with open(f"{directory}/queries_{n}.txt") as f:
         queries = [line.split() for line in f]
     enquire = xapian.Enquire(db)
@@ -45,7 +55,10 @@ def main():
         hits += enquire.get_mset(0, k).size()
     search_s = time.perf_counter() - t0
     print(f"xapian {xapian.version_string()}: {count} passages")
-    print(f"  index build   {build_s:.1f} s  {count / build_s:.0f} passages/s")
+    if build_s is None:
+        print(f"  index build   (database kept in {keep})")
+    else:
+        print(f"  index build   {build_s:.1f} s  {count / build_s:.0f} passages/s")
     print(f"  search        {len(queries)} queries in {search_s:.2f} s  {len(queries) / search_s:.1f} queries/s"
           f"  (top-{k}, {hits} hits)")
 
