@@ -110,16 +110,25 @@ void MpiCommunicator::all_reduce_raw(void* data, int64_t count, MPI_Datatype typ
   }
 }
 
+namespace {
+
+// A GPU tensor under the MPI backend (FID_DIST_BACKEND=mpi, or a build
+// without NCCL) goes through host memory: MPI is not assumed CUDA-aware.
+// True when `collective` ran on a host copy of t (copied back into t).
+template <typename Collective>
+bool through_host(at::Tensor& t, const Collective& collective) {
+  if (t.device().is_cpu()) return false;
+  at::Tensor host = t.to(at::kCPU);
+  collective(host);
+  t.copy_(host);
+  return true;
+}
+
+}  // namespace
+
 void MpiCommunicator::all_reduce(at::Tensor& t, ReduceOp op) {
   FID_CHECK(t.is_contiguous(), "MPI all_reduce needs a contiguous tensor");
-  if (!t.device().is_cpu()) {
-    // A GPU tensor under the MPI backend (FID_DIST_BACKEND=mpi, or a build
-    // without NCCL) goes through host memory: MPI is not assumed CUDA-aware.
-    at::Tensor host = t.to(at::kCPU);
-    all_reduce(host, op);
-    t.copy_(host);
-    return;
-  }
+  if (through_host(t, [&](at::Tensor& host) { all_reduce(host, op); })) return;
   if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) {
     // MPI has no 16-bit float reduction: reduce in float32, slice by slice so
     // that a large half buffer does not need a float copy of all of it.
@@ -140,12 +149,7 @@ void MpiCommunicator::all_reduce(at::Tensor& t, ReduceOp op) {
 
 void MpiCommunicator::broadcast(at::Tensor& t, int root) {
   FID_CHECK(t.is_contiguous(), "MPI broadcast needs a contiguous tensor");
-  if (!t.device().is_cpu()) {
-    at::Tensor host = t.to(at::kCPU);
-    broadcast(host, root);
-    t.copy_(host);
-    return;
-  }
+  if (through_host(t, [&](at::Tensor& host) { broadcast(host, root); })) return;
   check_root(root, "broadcast");
   broadcast_raw(t.data_ptr(), t.numel() * static_cast<int64_t>(t.element_size()), root);
 }

@@ -4,6 +4,9 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/native/quantized/PackedParams.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "common/error.h"
 #include "model/bert.h"
 
@@ -18,20 +21,23 @@ namespace {
 using Prepack = c10::intrusive_ptr<LinearPackedParamsBase>(at::Tensor, c10::optional<at::Tensor>);
 using LinearDynamic = at::Tensor(at::Tensor, const c10::intrusive_ptr<LinearPackedParamsBase>&, bool);
 
+// The engines in order of preference: FBGEMM, else oneDNN, else QNNPACK;
+// nullopt when this LibTorch has none.
+std::optional<at::QEngine> preferred_engine() {
+  const auto& engines = at::globalContext().supportedQEngines();
+  for (at::QEngine q : {at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK})
+    if (std::find(engines.begin(), engines.end(), q) != engines.end()) return q;
+  return std::nullopt;
+}
+
 // The engine is chosen once, before the first pack: packs of one engine run
 // on that engine only.
 void select_engine() {
   static const bool chosen = [] {
-    const std::string e = int8_engine();
-    FID_CHECK(!e.empty(), "--precision int8: this LibTorch has no quantized engine (FBGEMM, oneDNN or QNNPACK); "
-                          "use --precision fp32");
-    const auto& engines = at::globalContext().supportedQEngines();
-    for (at::QEngine q : {at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK}) {
-      if (std::find(engines.begin(), engines.end(), q) != engines.end()) {
-        at::globalContext().setQEngine(q);
-        break;
-      }
-    }
+    const std::optional<at::QEngine> q = preferred_engine();
+    FID_CHECK(q.has_value(), "--precision int8: this LibTorch has no quantized engine (FBGEMM, oneDNN or "
+                             "QNNPACK); use --precision fp32");
+    at::globalContext().setQEngine(*q);
     return true;
   }();
   (void)chosen;
@@ -40,10 +46,8 @@ void select_engine() {
 }  // namespace
 
 std::string int8_engine() {
-  const auto& engines = at::globalContext().supportedQEngines();
-  for (at::QEngine q : {at::QEngine::FBGEMM, at::QEngine::ONEDNN, at::QEngine::QNNPACK})
-    if (std::find(engines.begin(), engines.end(), q) != engines.end()) return c10::toString(q);
-  return "";
+  const std::optional<at::QEngine> q = preferred_engine();
+  return q ? c10::toString(*q) : "";
 }
 
 Int8LinearPack::Int8LinearPack(const at::Tensor& weight, const at::Tensor& bias) : impl_(new Int8Linear) {
