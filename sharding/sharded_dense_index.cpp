@@ -11,6 +11,22 @@
 #include "sharding/embedding_shard.h"
 
 namespace fid::sharding {
+namespace {
+
+// The best k of (score, label) candidates, in ranks_before order, into
+// scores[0..k) and labels[0..k); missing places get score 0 and label -1.
+void write_best(std::vector<std::pair<float, int64_t>>& candidates, int k, float* scores, int64_t* labels) {
+  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    return ranks_before(a.first, a.second, b.first, b.second);
+  });
+  for (int j = 0; j < k; ++j) {
+    const bool have = j < static_cast<int>(candidates.size());
+    scores[j] = have ? candidates[static_cast<size_t>(j)].first : 0.0f;
+    labels[j] = have ? candidates[static_cast<size_t>(j)].second : -1;
+  }
+}
+
+}  // namespace
 
 ShardedDenseIndex::ShardedDenseIndex(dist::Communicator& comm, Manifest manifest,
                                      const index::IndexParams& params,
@@ -96,14 +112,7 @@ void ShardedDenseIndex::search_parts(const float* queries, int64_t nq, int k, fl
         if (pl[p][at] >= 0) all.emplace_back(ps[p][at], pl[p][at]);
       }
     }
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-      return ranks_before(a.first, a.second, b.first, b.second);
-    });
-    for (int j = 0; j < k; ++j) {
-      const bool have = j < static_cast<int>(all.size());
-      scores[q * k + j] = have ? all[static_cast<size_t>(j)].first : 0.0f;
-      labels[q * k + j] = have ? all[static_cast<size_t>(j)].second : -1;
-    }
+    write_best(all, k, scores + q * k, labels + q * k);
   }
 }
 
@@ -158,14 +167,7 @@ void ShardedDenseIndex::rerank(const float* queries, int64_t nq, int cand, const
       for (int64_t t = 0; t < d; ++t) dot += static_cast<double>(qv[t]) * v[t];
       ranked.emplace_back(static_cast<float>(dot), label);
     }
-    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-      return ranks_before(a.first, a.second, b.first, b.second);
-    });
-    for (int j = 0; j < k; ++j) {
-      const bool have = j < static_cast<int>(ranked.size());
-      out_scores[q * k + j] = have ? ranked[static_cast<size_t>(j)].first : 0.0f;
-      out_labels[q * k + j] = have ? ranked[static_cast<size_t>(j)].second : -1;
-    }
+    write_best(ranked, k, out_scores + q * k, out_labels + q * k);
   }
 }
 
