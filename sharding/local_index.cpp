@@ -185,7 +185,8 @@ LocalIndex build_local_index(dist::Communicator& comm, const Manifest& manifest,
       index::save_index(paths[i], part, covers[i]);
     }
     out.parts.push_back(std::move(part));
-    out.parts.back().share_coarse_quantizer(out.parts.front());  // one copy per rank
+    // One copy per rank; equal by construction (all from `trained`).
+    out.parts.back().share_coarse_quantizer(out.parts.front(), /*known_equal=*/true);
   }
   return out;
 }

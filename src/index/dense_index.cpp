@@ -235,14 +235,16 @@ void DenseIndex::set_ef_search(int ef) {
   }
 }
 
-void DenseIndex::share_coarse_quantizer(const DenseIndex& owner) {
+void DenseIndex::share_coarse_quantizer(const DenseIndex& owner, bool known_equal) {
   auto* mine = dynamic_cast<faiss::IndexIVF*>(const_cast<faiss::Index*>(core_index(index_.get())));
   auto* theirs = dynamic_cast<const faiss::IndexIVF*>(core_index(owner.index_.get()));
   if (mine == nullptr || theirs == nullptr || mine == theirs || mine->quantizer == theirs->quantizer) return;
-  faiss::VectorIOWriter a, b;
-  faiss::write_index(mine->quantizer, &a);
-  faiss::write_index(theirs->quantizer, &b);
-  if (a.data != b.data) return;
+  if (!known_equal) {
+    faiss::VectorIOWriter a, b;
+    faiss::write_index(mine->quantizer, &a);
+    faiss::write_index(theirs->quantizer, &b);
+    if (a.data != b.data) return;
+  }
   if (mine->own_fields) delete mine->quantizer;
   mine->quantizer = theirs->quantizer;
   mine->own_fields = false;

@@ -82,8 +82,10 @@ class DenseIndex {
   // IVF parts of one index hold equal coarse quantizers (trained once):
   // this part uses `owner`'s instead of its own copy, which is freed
   // (IVF65536 at 768-d: 201 MB per part). No-op unless both are IVF with
-  // byte-identical quantizers. `owner` must outlive this index.
-  void share_coarse_quantizer(const DenseIndex& owner);
+  // byte-identical quantizers; `known_equal` (parts made from one trained
+  // index) skips serialising both to compare them. `owner` must outlive
+  // this index.
+  void share_coarse_quantizer(const DenseIndex& owner, bool known_equal = false);
 
   faiss::Index* faiss_index() { return index_.get(); }
 
