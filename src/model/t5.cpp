@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/autocast.h"
 #include "model/lm_head.h"
 #include "model/t5_kernels.h"
 
@@ -132,8 +133,13 @@ DecoderCache T5Model::start_decoding(const at::Tensor& encoder_out, const at::Te
   cache.max_length = max_length;
   const auto opts = encoder_out.options();
   std::vector<at::Tensor> cross_kv = cross_keys_values(encoder_out);
+  const AutocastFlags autocast = autocast_flags(encoder_out.device().type());
   for (size_t l = 0; l < decoder->blocks.size(); ++l) {
-    cache.self_qkv.push_back(decoder->blocks[l]->self_attn->SelfAttention->stacked_qkv());
+    // Under autocast the product would cast this non-leaf weight again at
+    // every step (autocast caches only parameters): cast it once here.
+    at::Tensor qkv = decoder->blocks[l]->self_attn->SelfAttention->stacked_qkv();
+    if (autocast.enabled) qkv = qkv.to(static_cast<at::ScalarType>(autocast.dtype));
+    cache.self_qkv.push_back(qkv);
     cache.self_k.push_back(at::empty({b * h, max_length, dk}, opts));
     cache.self_v.push_back(at::empty({b * h, max_length, dk}, opts));
     cache.cross_k.push_back(cross_kv[2 * l]);

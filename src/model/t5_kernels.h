@@ -9,8 +9,10 @@
 // instead of storing it, the draw is parallel, and gradient checkpointing's
 // replay of the generator state reproduces the same masks.
 //
-// Float32 tensors take the fused path; other dtypes (bfloat16 under
-// autocast) fall back to the equivalent ATen composition.
+// CPU float32 tensors take the fused path; the dropout kernels also take
+// bfloat16 (autocast's products: ATen's bernoulli_ was a third of a bf16
+// training step), with the same masks. Other dtypes and devices fall back to
+// the equivalent ATen composition.
 #pragma once
 #include <ATen/core/Tensor.h>
 

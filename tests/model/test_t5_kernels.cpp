@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -143,6 +146,93 @@ TEST(T5Kernels, DropoutAddAndReluDropoutGradients) {
   // Outside training: exactly ReLU and the plain sum.
   EXPECT_TRUE(at::equal(relu_dropout(h.detach(), p, false), at::relu(h.detach())));
   EXPECT_TRUE(at::equal(dropout_add(r.detach(), y.detach(), p, false), r.detach() + y.detach()));
+}
+
+// bfloat16 (autocast's products) takes the same masks as float32: the same
+// generator state drops the same elements, and the values are the float32
+// products rounded as c10::BFloat16 rounds.
+TEST(T5Kernels, Bfloat16DropoutUsesTheFloatMasks) {
+  const double p = 0.25;
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  at::manual_seed(11);
+  at::Tensor xf = at::randn({300, 257});
+  at::Tensor xb = xf.to(at::kBFloat16).requires_grad_(true);
+  at::manual_seed(12);
+  at::Tensor yf = fused_dropout(xb.detach().to(at::kFloat), p, true);
+  at::manual_seed(12);
+  at::Tensor yb = fused_dropout(xb, p, true);
+  ASSERT_EQ(yb.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(yb.to(at::kFloat) != 0, yf != 0));
+  EXPECT_TRUE(at::equal(yb, yf.to(at::kBFloat16)));
+  at::Tensor g = at::randn({300, 257}).to(at::kBFloat16);
+  (yb.to(at::kFloat) * g.to(at::kFloat)).sum().backward();
+  ASSERT_EQ(xb.grad().scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(xb.grad(), (g.to(at::kFloat) * (yf != 0).to(at::kFloat) * scale).to(at::kBFloat16)));
+
+  // relu(h) dropped, bfloat16 in and out; its gradient from the output alone.
+  at::Tensor hb = at::randn({64, 100}).to(at::kBFloat16).requires_grad_(true);
+  at::manual_seed(13);
+  at::Tensor rf = relu_dropout(hb.detach().to(at::kFloat), p, true);
+  at::manual_seed(13);
+  at::Tensor rb = relu_dropout(hb, p, true);
+  ASSERT_EQ(rb.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(rb, rf.to(at::kBFloat16)));
+  at::Tensor gh = at::randn({64, 100}).to(at::kBFloat16);
+  rb.backward(gh);
+  EXPECT_TRUE(at::equal(hb.grad(), (gh.to(at::kFloat) * (rf > 0).to(at::kFloat) * scale).to(at::kBFloat16)));
+}
+
+// A float32 residual plus a dropped bfloat16 branch: the sum in float32 (as
+// ATen promotes), the branch's gradient back in bfloat16.
+TEST(T5Kernels, DropoutAddOfABfloat16Branch) {
+  const double p = 0.3;
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  at::manual_seed(14);
+  at::Tensor r = at::randn({48, 130}).requires_grad_(true);
+  at::Tensor y = at::randn({48, 130}).to(at::kBFloat16).requires_grad_(true);
+  at::Tensor g = at::randn({48, 130});
+  at::manual_seed(15);
+  at::Tensor out = dropout_add(r, y, p, true);
+  ASSERT_EQ(out.scalar_type(), at::kFloat);
+  at::manual_seed(15);
+  at::Tensor kept = fused_dropout(at::ones({48, 130}), p, true) != 0;  // the same draw, float32
+  EXPECT_TRUE(at::equal(out, r.detach() + y.detach().to(at::kFloat) * kept.to(at::kFloat) * scale));
+  (out * g).sum().backward();
+  EXPECT_TRUE(at::equal(r.grad(), g));
+  ASSERT_EQ(y.grad().scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(y.grad(), (g * kept.to(at::kFloat) * scale).to(at::kBFloat16)));
+}
+
+// The kernels' float32 -> bfloat16 rounding is c10's, bit for bit: ties to
+// even, infinities, NaN, the largest finite values (which round to infinity)
+// and subnormals. At p = 2^-31 the scale is exactly 1.0f and (for this seed
+// and size) every element is kept, so the gradient is g rounded.
+TEST(T5Kernels, Bfloat16RoundingIsC10s) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> v = {0.0f, -0.0f, 1.0f, inf, -inf, nan, -nan, std::numeric_limits<float>::max(),
+                          -std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+                          1e-40f, -3.3e38f};
+  for (uint32_t u : {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x3f817fffu, 0x7f7f8000u, 0x00018000u}) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    v.push_back(f);
+    v.push_back(-f);
+  }
+  at::Tensor ties = at::tensor(v);
+  at::Tensor g = at::cat({ties, at::randn({4000}) * 1e3});
+  const double p = std::ldexp(1.0, -31);
+  at::Tensor r = at::zeros_like(g).requires_grad_(true);
+  at::Tensor y = at::zeros_like(g).to(at::kBFloat16).requires_grad_(true);
+  dropout_add(r, y, p, true).backward(g);
+  const at::Tensor want = g.to(at::kBFloat16);
+  // Compared as bits: NaN != NaN as values.
+  // NaN stays NaN (the payload differs between ATen's own scalar and vector
+  // conversions: 0x7fc0 and 0xffff); everything else equal as bits.
+  const at::Tensor got = y.grad(), is_nan = at::isnan(want);
+  EXPECT_EQ(is_nan.sum().item<int64_t>(), 2);
+  EXPECT_TRUE(at::equal(at::isnan(got), is_nan));
+  EXPECT_TRUE(at::equal(got.view(at::kShort).masked_select(~is_nan), want.view(at::kShort).masked_select(~is_nan)));
+  EXPECT_TRUE(at::isinf(got).any().item<bool>());  // max float rounds up to infinity
 }
 
 TEST(T5Kernels, BatchedMatmulMatchesBmmForEveryLayout) {
