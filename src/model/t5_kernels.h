@@ -24,6 +24,14 @@ namespace fid::model {
 // x (..., d), weight (d) -> (..., d)
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
+// softmax(scores + bias, -1) with the sum and the softmax in float32 and the
+// result rounded to bfloat16: attention under autocast in one pass instead of
+// ATen's add, softmax and cast. scores (B, H, Lq, Lk) bfloat16 on the CPU,
+// bias float32 broadcastable to them with its own Lk (bias_softmax_fuses);
+// backward gives both gradients (the bias's summed over its broadcast).
+bool bias_softmax_fuses(const at::Tensor& scores, const at::Tensor& bias);
+at::Tensor bias_softmax(const at::Tensor& scores, const at::Tensor& bias);
+
 // Inverted dropout: zero with probability p, scale the rest by 1/(1-p).
 // Identity when !train or p == 0.
 at::Tensor fused_dropout(const at::Tensor& x, double p, bool train);

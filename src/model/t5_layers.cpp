@@ -89,18 +89,32 @@ std::vector<at::Tensor> T5Attention::heads(const at::Tensor& x, const at::Tensor
 
 at::Tensor T5Attention::stacked_qkv() const { return at::cat({q->weight, k->weight, v->weight}); }
 
+namespace {
+
+// softmax(scores + bias) in float32, in scores' dtype, the sum kept in
+// *scores_out when asked for.
+at::Tensor softmax_of_sum(at::Tensor scores, const at::Tensor& bias, at::Tensor* scores_out) {
+  if (scores.scalar_type() == bias.scalar_type())
+    scores.add_(bias);
+  else  // bfloat16 products under autocast: the sum in float32, as ATen promotes
+    scores = scores + bias;
+  if (scores_out != nullptr) *scores_out = scores.detach();
+  return at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
+}
+
+}  // namespace
+
 at::Tensor T5Attention::attend(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh,
                                const at::Tensor& bias, int64_t b, at::Tensor* scores_out) {
   const int64_t lq = qh.size(1), lk = kh.size(1);
   // (B*H, Lq, Lk), seen as (B, H, Lq, Lk) without autograd's view tracking so
   // that the bias is added in place (no CopySlices in backward).
   at::Tensor scores = at::_unsafe_view(batched_matmul(qh, kh.transpose(1, 2)), {b, n_heads, lq, lk});
-  if (scores.scalar_type() == bias.scalar_type())
-    scores.add_(bias);
-  else  // bfloat16 products under autocast: the sum in float32, as ATen promotes
-    scores = scores + bias;
-  if (scores_out != nullptr) *scores_out = scores.detach();
-  at::Tensor weights = at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
+  at::Tensor weights;
+  if (scores_out == nullptr && bias_softmax_fuses(scores, bias))  // bfloat16 products on the CPU
+    weights = bias_softmax(scores, bias);
+  else
+    weights = softmax_of_sum(scores, bias, scores_out);
   weights = fused_dropout(weights, dropout, is_training());
   at::Tensor ctx = batched_matmul(weights.view({b * n_heads, lq, lk}), vh);  // (B*H, Lq, dk)
   // (B, H, Lq, dk) -> (B, Lq, H*dk)
@@ -118,7 +132,9 @@ at::Tensor T5Attention::compute_bias(int64_t q_len, int64_t k_len, bool bidirect
   at::Tensor buckets =
       relative_position_bucket(memory - context, bidirectional, num_buckets, max_distance);
   at::Tensor values = at::embedding(relative_attention_bias->weight, buckets);  // (q, k, H)
-  return values.permute({2, 0, 1}).unsqueeze(0);                               // (1, H, q, k)
+  // Contiguous: the fused bias softmax reads rows of k (a permuted view would
+  // also make every bias built from it permuted).
+  return values.permute({2, 0, 1}).unsqueeze(0).contiguous();  // (1, H, q, k)
 }
 
 T5DenseAct::T5DenseAct(const T5Config& c)
