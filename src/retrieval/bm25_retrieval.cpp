@@ -63,6 +63,7 @@ index::Bm25Index build_or_load(dist::Communicator& comm, const data::PassageStor
 }  // namespace
 
 void bm25_retrieve(dist::Communicator& comm, const Bm25RetrievalOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
   FID_CHECK(o.k > 0, "--n-docs must be positive");
   data::PassageStore store(o.passages);
   const int rank = comm.rank(), world = comm.size();
@@ -113,7 +114,7 @@ void bm25_retrieve(dist::Communicator& comm, const Bm25RetrievalOptions& o) {
             static_cast<double>(questions.size()) / secs, " queries/s)");
   sharding::TopK all = gather_topk(comm, local, static_cast<int64_t>(questions.size()));
   if (rank == 0) {
-    RetrievalRun run{std::move(questions), std::move(all)};
+    RetrievalRun run{std::move(questions), std::move(all), started};
     write_retrieval(run, store, o.output, {{"queries_per_s", static_cast<double>(run.questions.size()) / secs}}, 0,
                     text::parse_answer_match(o.match, "--match"));
   }

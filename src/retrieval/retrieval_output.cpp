@@ -1,14 +1,13 @@
 #include "retrieval/retrieval_output.h"
 
 #include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "common/round_robin.h"
 #include "common/files.h"
-
-#include <chrono>
 #include "common/log.h"
+#include "common/round_robin.h"
 #include "data/example_reader.h"
 #include "data/example_writer.h"
 #include "dist/collectives.h"
@@ -109,6 +108,7 @@ std::map<int, double> write_retrieval(const RetrievalRun& run, const data::Passa
     line += " top" + std::to_string(kk) + " " + std::to_string(100.0 * table[kk]).substr(0, 5) + "%";
   }
   for (const auto& [name, v] : extra_metrics) metrics[name] = v;
+  if (run.started) metrics["wall_s"] = since(*run.started);
   write_json_atomic(output_path + ".metrics.json", metrics);
   log::info(line);
   size_t fewest = k;

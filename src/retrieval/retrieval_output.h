@@ -3,8 +3,10 @@
 // accuracy table the seed logs (k = 1, 5, 10, 20, 50, 100), and the same
 // figures as JSON next to the output.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,9 @@ namespace fid::retrieval {
 struct RetrievalRun {
   std::vector<data::Example> questions;  // without ctxs
   sharding::TopK topk;                   // (questions, k), global row ids
+  // When the job started: the metrics then also give `wall_s`, up to the
+  // output written.
+  std::optional<std::chrono::steady_clock::time_point> started;
 };
 
 // Writes `output_path` (format from its extension: .jsonl is JSON lines) and

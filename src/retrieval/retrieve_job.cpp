@@ -96,6 +96,7 @@ void RetrieveJobOptions::validate() const {
 }
 
 void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
+  const auto started = Clock::now();
   o.validate();
   // Before the index is built: a wrong --device fails at once.
   const runtime::Placement placement =
@@ -112,6 +113,7 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
                                    : o.save_or_load_index;
   }
 
+  double setup_s = seconds_since(started);  // passages, embeddings' manifest, retriever, questions
   auto t0 = Clock::now();
   sharding::ShardedDenseIndex index(comm, std::move(manifest), o.params, o.build);
   const double index_s = seconds_since(t0);
@@ -119,7 +121,9 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
   log::info("index ", o.params.describe(), ": ", size.vectors, " passages on ", comm.size(),
             " rank(s), ", size.bytes_per_passage(), " bytes per passage (", index_s, " s)");
 
+  t0 = Clock::now();
   std::vector<data::Example> questions = read_questions(o.data);
+  setup_s += seconds_since(t0);
   t0 = Clock::now();
   std::vector<float> queries =
       runtime::encode_owned_questions(comm, retriever, questions, o.batch_size, placement);
@@ -141,7 +145,7 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
   sharding::TopK all = gather_topk(comm, local, static_cast<int64_t>(questions.size()));
   const double gather_s = seconds_since(t0);
   if (comm.rank() == 0) {
-    RetrievalRun run{std::move(questions), std::move(all)};
+    RetrievalRun run{std::move(questions), std::move(all), started};
     write_retrieval(run, store, o.output,
                     {{"index_bytes_per_passage", size.bytes_per_passage()},
                      {"index_passages", static_cast<double>(size.vectors)},
@@ -150,6 +154,7 @@ void run_retrieve_job(dist::Communicator& comm, RetrieveJobOptions o) {
                      {"search_s", search_s},
                      {"encode_questions_per_s", nq / std::max(encode_s, 1e-9)},
                      {"world_size", static_cast<double>(comm.size())},
+                     {"stage_setup_s", setup_s},
                      {"stage_index_s", index_s},
                      {"stage_encode_s", encode_s},
                      {"stage_search_s", local_search_s},
