@@ -179,8 +179,59 @@ AnswerMatcher::AnswerMatcher(const std::vector<std::string>& answers) {
   }
 }
 
+namespace {
+
+bool is_ascii(std::string_view text) {
+  unsigned char any = 0;
+  for (char c : text) any |= static_cast<unsigned char>(c);
+  return any < 0x80;
+}
+
+// found_in for ASCII text, without a string per token: NFD leaves ASCII as
+// it is, so the tokens are simple_tokenize's (runs of letters and digits,
+// single printable others) lowered in place, compared as spans.
+bool found_in_ascii(const std::vector<std::vector<std::u32string>>& answers, std::string_view text) {
+  thread_local std::string lowered;
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> spans;  // (begin, length) in `lowered`
+  lowered.assign(text);
+  spans.clear();
+  auto alnum = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); };
+  for (char& c : lowered)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (size_t i = 0; i < lowered.size();) {
+    size_t j = i + 1;
+    if (alnum(lowered[i])) {
+      while (j < lowered.size() && alnum(lowered[j])) ++j;
+    } else if (!(lowered[i] > 0x20 && lowered[i] < 0x7F)) {
+      ++i;
+      continue;
+    }
+    spans.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(j - i));
+    i = j;
+  }
+  auto same = [](const std::u32string& a, std::string_view t) {
+    if (a.size() != t.size()) return false;
+    for (size_t k = 0; k < a.size(); ++k)
+      if (a[k] != static_cast<char32_t>(static_cast<unsigned char>(t[k]))) return false;
+    return true;
+  };
+  const std::string_view all(lowered);
+  for (const auto& answer : answers) {
+    if (answer.size() > spans.size()) continue;
+    for (size_t i = 0; i + answer.size() <= spans.size(); ++i) {
+      size_t k = 0;
+      while (k < answer.size() && same(answer[k], all.substr(spans[i + k].first, spans[i + k].second))) ++k;
+      if (k == answer.size()) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 bool AnswerMatcher::found_in(std::string_view text) const {
   if (answers_.empty()) return false;
+  if (is_ascii(text)) return found_in_ascii(answers_, text);
   thread_local std::vector<std::u32string> tokens;
   nfd_tokens(text, tokens);
   for (const auto& answer : answers_) {

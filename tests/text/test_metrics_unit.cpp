@@ -2,6 +2,11 @@
 // evaluation's counting rules.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "common/error.h"
 #include "text/metrics.h"
 
@@ -36,6 +41,41 @@ TEST(HasAnswer, EmptyAnswerAndNoAnswers) {
   EXPECT_TRUE(has_answer({""}, ""));
   EXPECT_FALSE(has_answer({}, "anything"));
   EXPECT_TRUE(has_answer({"New  York"}, "in new york city"));
+}
+
+// ASCII passages take a path without a string per token; a non-ASCII
+// character anywhere sends the same passage through the general (decode, NFD,
+// tokenize) path. Appending " \xC3\xA9" adds one token no answer here has, so
+// both paths must agree on every random passage and answer: answers cut from
+// the passage, case changed, spacing changed, punctuation, control bytes, and
+// answers whose NFD form is ASCII (the Kelvin sign is K).
+TEST(HasAnswer, AsciiPassagesMatchAsTheGeneralPath) {
+  std::mt19937 rng(5);
+  const std::string alphabet = "abcXYZ019 ,.-'!\t\x01\x7f";
+  auto pick = [&](size_t n) { return static_cast<size_t>(std::uniform_int_distribution<size_t>(0, n - 1)(rng)); };
+  int hits = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    for (size_t i = 0, n = 1 + pick(40); i < n; ++i) text += alphabet[pick(alphabet.size())];
+    std::vector<std::string> answers;
+    for (int a = 0; a < 2; ++a) {
+      const size_t b = pick(text.size()), len = 1 + pick(6);
+      std::string ans = text.substr(b, len);
+      if (pick(2)) for (char& c : ans) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (pick(4) == 0) ans = "  " + ans + " ";
+      answers.push_back(ans);
+    }
+    if (pick(8) == 0) answers.push_back("\xE2\x84\xAA");  // KELVIN SIGN: NFD gives K
+    const bool ascii = AnswerMatcher(answers).found_in(text);
+    EXPECT_EQ(ascii, AnswerMatcher(answers).found_in(text + " \xC3\xA9")) << text;
+    hits += ascii;
+  }
+  EXPECT_GT(hits, 1500);  // both outcomes are common
+  EXPECT_LT(hits, 2900);
+  EXPECT_TRUE(has_answer({"\xE2\x84\xAA"}, "a k b"));
+  EXPECT_FALSE(has_answer({"\xC3\xA9"}, "e"));
+  EXPECT_TRUE(has_answer({"New-York"}, "NEW - york"));  // '-' is a token of its own
+  EXPECT_FALSE(has_answer({"ab"}, "a b"));
 }
 
 TEST(TopK, CountsFromTheFirstHitUpToTheFirstQuestionsDepth) {
