@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -10,6 +9,8 @@
 
 #include <climits>
 #include <mutex>
+
+#include "model/autocast.h"
 
 namespace fid::model {
 namespace {
@@ -125,7 +126,7 @@ bool usable(const at::Tensor& a, const at::Tensor& b) {
   return a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat && a.device().is_cpu() &&
          b.device().is_cpu() && a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0) && a.size(2) == b.size(1) &&
          a.numel() > 0 && b.numel() > 0 && a.size(1) <= INT_MAX && a.size(2) <= INT_MAX && b.size(2) <= INT_MAX &&
-         !at::autocast::is_cpu_enabled() && batched_matmul_is_parallel();
+         !autocast_flags(c10::DeviceType::CPU).enabled && batched_matmul_is_parallel();
 }
 
 }  // namespace

@@ -2,11 +2,11 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "common/kernel_clones.h"
+#include "model/autocast.h"
 #include "model/t5_layers.h"
 
 namespace fid::model {
@@ -69,7 +69,7 @@ class LmHeadFn : public torch::autograd::Function<LmHeadFn> {
 at::Tensor lm_head_product(const at::Tensor& x, const at::Tensor& weight) {
   const bool fused = x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && x.device().is_cpu() &&
                      weight.device().is_cpu() && weight.dim() == 2 && x.dim() >= 1 && x.numel() > 0 &&
-                     x.size(-1) == weight.size(1) && !at::autocast::is_cpu_enabled();
+                     x.size(-1) == weight.size(1) && !autocast_flags(c10::DeviceType::CPU).enabled;
   // A single row (a decoding step) and what the kernel does not take.
   if (!fused || x.numel() == x.size(-1)) return t5_linear(x, weight);
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());

@@ -1,12 +1,12 @@
 #include "model/t5_layers.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
 #include <cmath>
 #include <limits>
 
 #include "common/error.h"
+#include "model/autocast.h"
 #include "model/batched_matmul.h"
 #include "model/t5_kernels.h"
 
@@ -40,7 +40,7 @@ at::Tensor relative_position_bucket(const at::Tensor& relative_position, bool bi
 at::Tensor t5_linear(const at::Tensor& x, const at::Tensor& weight) {
   const int64_t in = x.size(-1);
   if (x.numel() == in && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
-      !at::autocast::is_cpu_enabled()) {
+      !autocast_flags(c10::DeviceType::CPU).enabled) {
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = weight.size(0);
     return at::mv(weight, x.reshape({in})).view(shape);
