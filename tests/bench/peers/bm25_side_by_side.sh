@@ -12,6 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 build="${1:-$root/build}" n="${2:-1000000}" rounds="${3:-3}"
 work="$(mktemp -d /tmp/bm25_sbs.XXXXXX)"
 source "$root/launch/env.sh"
+source "$root/tests/bench/peers/side_by_side_common.sh"  # median
 peer="/usr/bin/python3 $root/tests/bench/peers/xapian_bm25.py"
 qps() { sed -n "s/.*$1 .* queries in .* s  \\([0-9.]*\\) queries\\/s.*/\\1/p" | head -1; }
 
@@ -28,6 +29,5 @@ for ((r = 1; r <= rounds; r++)); do
   ours+=("$o") peers+=("$p")
   printf '%-6s %12s %12s %12s %8.2fx\n' "$r" "$o" "$e" "$p" "$(awk -v a="$o" -v b="$p" 'BEGIN { print a / b }')"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mo=$(median "${ours[@]}") mp=$(median "${peers[@]}")
 printf 'median %12s %12s %12s %8.2fx   (queries/s; logs in %s)\n' "$mo" "" "$mp" "$(awk -v a="$mo" -v b="$mp" 'BEGIN { print a / b }')" "$work"

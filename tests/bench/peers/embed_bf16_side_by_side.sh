@@ -16,19 +16,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 build="${1:-$root/build}" rounds="${2:-3}" n="${3:-384}"
-peer_dir="${PEER_DIR:-$root/../shared/peer}"
-py=${PEER_PYTHON:-/usr/bin/python3}
 work="$(mktemp -d /tmp/embed_bf16_sbs.XXXXXX)"
-grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo || {
-  echo "this CPU has no native bf16 (avx512_bf16 / amx_bf16): ours would run float32" >&2
-  exit 2
-}
-[ -f "$peer_dir/peer_embed.py" ] || { echo "no peer in $peer_dir: set PEER_DIR (see ../shared/peer)" >&2; exit 2; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
+source "$root/tests/bench/peers/side_by_side_common.sh"
+need_native_bf16 "ours would run float32"
+need_peer peer_embed.py
 export FID_SOURCE_DIR="$root"  # peer_embed.py's fixture vocabulary
-kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # bench_embed's "base" rows: passages / model seconds, tokens run and real, the model's dtype.
 ours_row() {
   awk '$1 == "base" && $3 == "passages" { rows = $2; dt = $NF; gsub(/\)/, "", dt); getline s; getline t

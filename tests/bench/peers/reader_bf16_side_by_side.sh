@@ -15,18 +15,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 build="${1:-$root/build}" rounds="${2:-3}"
-peer_dir="${PEER_DIR:-$root/../shared/peer}"
-py=${PEER_PYTHON:-/usr/bin/python3}
 work="$(mktemp -d /tmp/reader_bf16_sbs.XXXXXX)"
-grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo || {
-  echo "this CPU has no native bf16 (avx512_bf16 / amx_bf16): the comparison would time scalar fallbacks" >&2
-  exit 2
-}
-[ -f "$peer_dir/peer_reader_step.py" ] || { echo "no peer in $peer_dir: set PEER_DIR (see ../shared/peer)" >&2; exit 2; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
-kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+source "$root/tests/bench/peers/side_by_side_common.sh"
+need_native_bf16 "the comparison would time scalar fallbacks"
+need_peer peer_reader_step.py
 
 "$build/bench/bench_reader" --only "(header only)" | grep -E '^(CPU|matmul)'
 for mode in train generate; do
