@@ -12,14 +12,14 @@
 # sorted: the same tokens, checked) and time the model after one warm-up batch
 # (which takes seconds under autocast: oneDNN's first calls), so more passages
 # than side_by_side.sh's 96 by default. Needs native bf16 and the peer
-# (../shared/peer, PEER_DIR). A benchmark, never run in CI.
+# (setup_peer.sh here, once). A benchmark, never run in CI.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 build="${1:-$root/build}" rounds="${2:-3}" n="${3:-384}"
 work="$(mktemp -d /tmp/embed_bf16_sbs.XXXXXX)"
 source "$root/tests/bench/peers/side_by_side_common.sh"
 need_native_bf16 "ours would run float32"
-need_peer peer_embed.py
+need_peer
 export FID_SOURCE_DIR="$root"  # peer_embed.py's fixture vocabulary
 # bench_embed's "base" rows: passages / model seconds, tokens run and real, the model's dtype.
 ours_row() {
@@ -33,7 +33,7 @@ ours=() peer16=() peer32=() same=yes dtype=""
 printf '%-6s %10s %10s %10s %9s %9s   (model passages/s)\n' round ours peer_bf16 peer_fp32 "x(bf16)" "x(fp32)"
 for ((r = 1; r <= rounds; r++)); do
   "$build/bench/bench_embed" 64 "$n" 32 2 >"$work/ours_$r.log" 2>&1
-  "$py" "$root/tests/bench/peers/peer_autocast.py" embed --peer_dir "$peer_dir" --padding sorted \
+  "$py" "$peer_dir/peer_autocast.py" embed --padding sorted \
     --passages "$n" --batch 32 --threads 2 >"$work/peer16_$r.log" 2>&1
   "$py" "$peer_dir/peer_embed.py" --padding sorted --passages "$n" --batch 32 --threads 2 >"$work/peer32_$r.log" 2>&1
   o=$(ours_row "$work/ours_$r.log")

@@ -5,10 +5,10 @@ AMX) gets by wrapping the forward pass in `torch.autocast("cpu",
 dtype=torch.bfloat16)`, the way PyTorch's AMP guide says (backward and the
 optimizer outside it). The like-for-like peer of our bf16 runs:
 
-  peer_autocast.py reader [--peer_dir DIR] [peer_reader_step.py's flags]
+  peer_autocast.py reader [peer_reader_step.py's flags]
       FiDT5.forward and FiDT5.generate under autocast: bench_reader's
       "train bf16" and "generate bf16"
-  peer_autocast.py embed [--peer_dir DIR] [peer_embed.py's flags]
+  peer_autocast.py embed [peer_embed.py's flags]
       transformers' BertModel.forward under autocast: bench_embed's model
       stage in bf16. FiD's projection and its LayerNorm stay in float32, as
       a user would have to keep them: on torch 1.13's CPU, layer_norm refuses
@@ -16,9 +16,8 @@ optimizer outside it). The like-for-like peer of our bf16 runs:
       scalar type BFloat16 but found Float", measured with Retriever.embed_text
       under autocast), the LibTorch bug our bert_layer_norm works around
 
-DIR holds the peer's scripts and peer_common.py (default: $PEER_DIR, else
-../shared/peer beside the checkout). Everything but the autocast is the peer
-script's: its workload, timing, matmul reference (float32, outside autocast)
+The peer's scripts are this folder's (see README.md here; setup_peer.sh
+first). Everything but the autocast is the peer script's: its workload, timing, matmul reference (float32, outside autocast)
 and its machine-readable line; the table names say bf16. A benchmark, never
 run in CI.
 """
@@ -28,25 +27,6 @@ import sys
 # script: (module, the class whose methods run under autocast, those methods)
 SCRIPTS = {"reader": ("peer_reader_step", lambda peer: peer.FiDT5, ("forward", "generate")),
            "embed": ("peer_embed", lambda peer: peer.transformers.BertModel, ("forward",))}
-
-
-def take_peer_dir(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    d = os.environ.get("PEER_DIR", os.path.join(here, "..", "..", "..", "..", "shared", "peer"))
-    rest = []
-    it = iter(argv)
-    for a in it:
-        if a == "--peer_dir":
-            d = next(it, None)
-            if d is None:
-                sys.exit("--peer_dir needs a folder")
-        elif a.startswith("--peer_dir="):
-            d = a.split("=", 1)[1]
-        else:
-            rest.append(a)
-    if not os.path.isfile(os.path.join(d, "peer_common.py")):
-        sys.exit(f"--peer_dir {d}: no peer_common.py there (give the folder of the Python peer)")
-    return os.path.abspath(d), rest
 
 
 class Renamed:
@@ -64,11 +44,11 @@ class Renamed:
 
 def main():
     if len(sys.argv) < 2 or sys.argv[1] not in SCRIPTS:
-        sys.exit(f"usage: {sys.argv[0]} reader|embed [--peer_dir DIR] [the peer script's flags]")
+        sys.exit(f"usage: {sys.argv[0]} reader|embed [the peer script's flags]")
     module_name, target, methods = SCRIPTS[sys.argv[1]]
-    peer_dir, rest = take_peer_dir(sys.argv[2:])
-    sys.argv = [os.path.join(peer_dir, module_name + ".py")] + rest
-    sys.path.insert(0, peer_dir)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.argv = [os.path.join(here, module_name + ".py")] + sys.argv[2:]
+    sys.path.insert(0, here)
     peer = __import__(module_name)  # parses the flags and imports torch with the wait policy set
     torch, cls = peer.torch, target(peer)
 

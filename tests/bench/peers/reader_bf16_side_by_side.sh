@@ -3,14 +3,14 @@
 # round, then medians:
 #   tests/bench/peers/reader_bf16_side_by_side.sh [build_dir] [rounds=3]
 # Ours: bench_reader's child, "train bf16" and "generate bf16" (autocast, no
-# checkpointing), the workload of ../shared/peer/side_by_side.sh (t5-small FiD,
+# checkpointing), the workload of side_by_side.sh here (t5-small FiD,
 # B=1 N=10 L=200 T=20, 5 timed steps after 1 warm-up, 2 threads).
 # Peer, like for like: peer_autocast.py reader, FiD's wrapping of transformers
 # 4.28.1 under torch.autocast("cpu", bfloat16). Peer as FiD runs it:
 # peer_reader_step.py in float32 (FiD's train_reader.py has no autocast).
 # Needs a CPU with native bf16 (AVX512-BF16 or AMX; elsewhere bf16 products
 # are a scalar fallback on both sides) and the peer set up
-# (../shared/peer/setup_peer.sh; PEER_DIR names its folder). A benchmark,
+# (setup_peer.sh here, once; see README.md here). A benchmark,
 # never run in CI.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -18,7 +18,7 @@ build="${1:-$root/build}" rounds="${2:-3}"
 work="$(mktemp -d /tmp/reader_bf16_sbs.XXXXXX)"
 source "$root/tests/bench/peers/side_by_side_common.sh"
 need_native_bf16 "the comparison would time scalar fallbacks"
-need_peer peer_reader_step.py
+need_peer
 
 "$build/bench/bench_reader" --only "(header only)" | grep -E '^(CPU|matmul)'
 for mode in train generate; do
@@ -28,7 +28,7 @@ for mode in train generate; do
   printf '%-6s %10s %12s %12s %10s %10s\n' round ours_bf16 peer_bf16 peer_fp32 "x(bf16)" "x(fp32)"
   for ((r = 1; r <= rounds; r++)); do
     "$build/bench/bench_reader" --child $mode --precision bf16 --checkpoint 0 --steps 5 >"$work/ours_${mode}_$r.log" 2>&1
-    "$py" "$root/tests/bench/peers/peer_autocast.py" reader --peer_dir "$peer_dir" --mode $mode --steps 5 \
+    "$py" "$peer_dir/peer_autocast.py" reader --mode $mode --steps 5 \
       >"$work/peer16_${mode}_$r.log" 2>&1
     "$py" "$peer_dir/peer_reader_step.py" --mode $mode --steps 5 >"$work/peer32_${mode}_$r.log" 2>&1
     o=$(kv "$(grep '^RESULT' "$work/ours_${mode}_$r.log")" best_seconds)

@@ -1,12 +1,13 @@
 # Sourced by the side-by-side scripts of this folder: the Python peer's folder
-# and interpreter, the thread environment both sides run under (idle OpenMP and
-# OpenBLAS workers sleep, as bench_reader sets for its children), and helpers.
+# (this one) and interpreter, the thread environment both sides run under (idle
+# OpenMP and OpenBLAS workers sleep, as bench_reader sets for its children), and
+# helpers.
 #   need_native_bf16 WHY  exits 2 where the CPU has no native bf16 products
-#   need_peer SCRIPT      exits 2 where the peer's folder lacks SCRIPT
+#   need_peer             exits 2 where setup_peer.sh has not fetched the peer's sources
 #   kv LINE KEY           the value of KEY=value in LINE
 #   median V...           the median of numbers
 #   ratio A B             A / B, two decimals
-peer_dir="${PEER_DIR:-$root/../shared/peer}"
+peer_dir="$root/tests/bench/peers"
 py=${PEER_PYTHON:-/usr/bin/python3}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
 need_native_bf16() {
@@ -15,8 +16,9 @@ need_native_bf16() {
   exit 2
 }
 need_peer() {
-  [ -f "$peer_dir/$1" ] && return
-  echo "no $1 in $peer_dir: set PEER_DIR to the Python peer's folder (see ../shared/peer)" >&2
+  local vendor=${PEER_VENDOR:-/tmp/peer/vendor}
+  [ -d "$vendor/transformers-4.28.1/src" ] && [ -d "$vendor/huggingface_hub-0.14.1/src" ] && return
+  echo "no transformers 4.28.1 / huggingface_hub 0.14.1 under $vendor: run tests/bench/peers/setup_peer.sh" >&2
   exit 2
 }
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
