@@ -17,17 +17,19 @@ find_library(SENTENCEPIECE_TRAIN_LIB sentencepiece_train REQUIRED)
 # Torch's imported targets carry the flags; strip the CUDA-less warning noise.
 set(CMAKE_CXX_FLAGS "${CMAKE_CXX_FLAGS} ${TORCH_CXX_FLAGS}")
 
+# A CUDA-enabled LibTorch: the GPU tests are built against it (tests/gpu).
+set(FID_TORCH_HAS_CUDA OFF)
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+  set(FID_TORCH_HAS_CUDA ON)
+endif()
+
 # NCCL: on only with the CUDA toolkit, nccl.h and a CUDA-enabled LibTorch.
 set(FID_HAVE_NCCL OFF)
 if(NOT FID_WITH_NCCL STREQUAL "OFF")
   find_path(NCCL_INCLUDE_DIR nccl.h HINTS /usr/local/cuda/include $ENV{NCCL_HOME}/include)
   find_library(NCCL_LIBRARY nccl HINTS /usr/local/cuda/lib64 $ENV{NCCL_HOME}/lib)
   find_package(CUDAToolkit QUIET)
-  set(_torch_cuda OFF)
-  if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
-    set(_torch_cuda ON)
-  endif()
-  if(CUDAToolkit_FOUND AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY AND _torch_cuda)
+  if(CUDAToolkit_FOUND AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY AND FID_TORCH_HAS_CUDA)
     set(FID_HAVE_NCCL ON)
     message(STATUS "NCCL backend: on (${NCCL_LIBRARY})")
   elseif(FID_WITH_NCCL STREQUAL "ON")

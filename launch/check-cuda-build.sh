@@ -172,13 +172,14 @@ in_root /fid-mpi/build/bin/fid --version || true
 [[ "$stop_after" == build ]] && { say "build ready ($(elapsed))"; exit 0; }
 
 # 4. The tests on the CPU. The cluster tests need network namespaces and SLURM
-# daemons of the host; they run in the Debian 12 suite, not here.
-say "running the tests on the CPU (no GPU needed; GPU tests skip with their reason)"
+# daemons of the host; they run in the Debian 12 suite, not here. The GPU
+# suites (label gpu) need a GPU: tests/gpu/run.sh runs them on a GPU machine.
+say "running the tests on the CPU (no GPU needed; the gpu-labelled suites are for tests/gpu/run.sh)"
 test_started=$(date +%s)
 rc=0
 in_root OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
   OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 \
   FID_CLUSTER_TESTS=0 \
-  /bin/sh -c 'cd /fid-mpi/build && ctest --output-on-failure -LE cluster "$@"' ctest "$@" || rc=$?
+  /bin/sh -c 'cd /fid-mpi/build && ctest --output-on-failure -LE "cluster|gpu" "$@"' ctest "$@" || rc=$?
 say "tests took $(( $(date +%s) - test_started )) s, whole check $(elapsed); exit $rc"
 exit "$rc"

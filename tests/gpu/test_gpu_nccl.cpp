@@ -1,8 +1,9 @@
 // The NCCL backend against the MPI one, under mpiexec with one rank per GPU
 // (tests/gpu/run.sh starts as many ranks as there are GPUs): the same
 // all-reduce on a CUDA tensor through NCCL and on its CPU copy through MPI,
-// and the gradient reducer's buckets through both. Skips, saying why, in a
-// build without NCCL or on a machine without enough GPUs.
+// and the gradient reducer's buckets through both. Built only with NCCL
+// (FID_HAVE_NCCL); on a machine without a GPU per rank every test fails
+// saying so.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -12,31 +13,26 @@
 #include "dist/grad_reducer.h"
 #include "dist/mpi_communicator.h"
 #include "dist/world.h"
-#include "gpu_skip.h"
-#ifdef FID_HAVE_NCCL
 #include "dist/nccl_communicator.h"
-#endif
+#include "gpu_required.h"
 
 namespace fid::dist {
 namespace {
 
 std::unique_ptr<Communicator> g_mpi, g_nccl;
-std::string g_skip;
+std::string g_unavailable;  // why NCCL cannot run here; empty when it can
 
 class Worlds : public ::testing::Environment {
  public:
   void SetUp() override {
     g_mpi = make_world({});
-    g_skip = testing::no_gpu_reason();
-#ifndef FID_HAVE_NCCL
-    if (g_skip.empty()) g_skip = "this build has no NCCL (FID_WITH_NCCL=ON with a CUDA LibTorch and nccl.h)";
-#else
+    g_unavailable = testing::no_gpu_reason();
     // Every rank decides alike, or the NCCL set-up below would wait for peers.
-    int enough = g_skip.empty() && static_cast<int>(torch::cuda::device_count()) >= g_mpi->local_size() ? 1 : 0;
+    int enough =
+        g_unavailable.empty() && static_cast<int>(torch::cuda::device_count()) >= g_mpi->local_size() ? 1 : 0;
     MPI_Allreduce(MPI_IN_PLACE, &enough, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (g_skip.empty() && !enough) g_skip = "fewer GPUs than ranks on a node";
-    if (g_skip.empty()) g_nccl = make_nccl_communicator(MPI_COMM_WORLD);
-#endif
+    if (g_unavailable.empty() && !enough) g_unavailable = "fewer GPUs than ranks on a node";
+    if (g_unavailable.empty()) g_nccl = make_nccl_communicator(MPI_COMM_WORLD);
   }
   void TearDown() override {
     g_nccl.reset();
@@ -46,13 +42,13 @@ class Worlds : public ::testing::Environment {
 };
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new Worlds);
 
-#define SKIP_WITHOUT_NCCL() \
-  if (!g_skip.empty()) GTEST_SKIP() << "SKIP: NCCL test: " << g_skip
+#define REQUIRE_NCCL() \
+  ASSERT_TRUE(g_unavailable.empty()) << "NCCL test without its GPUs: " << g_unavailable
 
 c10::Device my_gpu() { return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(g_mpi->local_rank())); }
 
 TEST(Nccl, AllReduceEqualsMpiForEveryDtypeAndOp) {
-  SKIP_WITHOUT_NCCL();
+  REQUIRE_NCCL();
   at::manual_seed(100 + g_mpi->rank());
   for (auto op : {ReduceOp::kSum, ReduceOp::kMax, ReduceOp::kMin}) {
     for (auto dtype : {at::kFloat, at::kDouble, at::kHalf, at::kLong, at::kInt}) {
@@ -68,7 +64,7 @@ TEST(Nccl, AllReduceEqualsMpiForEveryDtypeAndOp) {
 }
 
 TEST(Nccl, GradientBucketsReduceAsThroughMpi) {
-  SKIP_WITHOUT_NCCL();
+  REQUIRE_NCCL();
   at::manual_seed(7);  // the same shapes on every rank; gradients differ by rank below
   std::vector<at::Tensor> cpu_params, gpu_params;
   for (int64_t n : {1000, 3, 70000, 250000}) {
@@ -88,7 +84,7 @@ TEST(Nccl, GradientBucketsReduceAsThroughMpi) {
 }
 
 TEST(Nccl, BroadcastCopiesRootsTensor) {
-  SKIP_WITHOUT_NCCL();
+  REQUIRE_NCCL();
   at::Tensor t = at::full({4099}, static_cast<float>(g_mpi->rank() + 1), at::TensorOptions().device(my_gpu()));
   g_nccl->broadcast(t, 0);
   EXPECT_TRUE(at::equal(t.cpu(), at::ones({4099})));

@@ -12,7 +12,7 @@
 
 #include "common/files.h"
 #include "data/example_reader.h"
-#include "gpu_skip.h"
+#include "gpu_required.h"
 #include "model/safetensors.h"
 #include "reader_workspace.h"
 
@@ -22,7 +22,7 @@ namespace {
 class GpuReader : public ::testing::Test {
  protected:
   void SetUp() override {
-    FID_SKIP_WITHOUT_GPU();
+    FID_REQUIRE_GPU();
     ws_ = std::make_unique<testing::ReaderWorkspace>();
   }
   void train(const std::string& name, const std::string& device, int steps, const std::string& extra = "") {
