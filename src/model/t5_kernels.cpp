@@ -14,7 +14,6 @@
 #include "common/error.h"
 #include "common/kernel_clones.h"
 #include "model/bf16_bits.h"
-#include "model/bf16_bits.h"
 
 namespace fid::model {
 namespace {
@@ -212,9 +211,11 @@ class BiasSoftmaxFn : public torch::autograd::Function<BiasSoftmaxFn> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     if (!grads[0].defined()) return {at::Tensor(), at::Tensor()};
     const at::Tensor probs = ctx->get_saved_variables()[0];
-    // d(scores + bias) = p * (g - sum(g * p)), in float32 as ATen's softmax.
+    // d(scores + bias) = p * (g - sum(g * p)), in float32 as ATen's softmax;
+    // each input's share only where it wants one (masks do not).
     at::Tensor d = at::_softmax_backward_data(grads[0].to(at::kFloat), probs, -1, at::kFloat);
-    return {d.to(at::kBFloat16), d.sum_to_size(ctx->saved_data["bias_sizes"].toIntVector())};
+    return {ctx->needs_input_grad(0) ? d.to(at::kBFloat16) : at::Tensor(),
+            ctx->needs_input_grad(1) ? d.sum_to_size(ctx->saved_data["bias_sizes"].toIntVector()) : at::Tensor()};
   }
 };
 
