@@ -174,7 +174,6 @@ void for_elements(int64_t n, const F& f) {
   });
 }
 
-
 // out = x * keep_factor for x in float32 or bfloat16 (out in x's dtype).
 at::Tensor apply_mask(const at::Tensor& x, const Mask& m) {
   at::Tensor xc = x.contiguous(), out = at::empty_like(xc);
